@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The one test command (README "Testing"): installs what is missing on a
+# fresh machine, then runs every test: formatting, lints, Rust unit and
+# integration tests, and the real-client suite (pusher-js, laravel-echo and
+# the pusher Node SDK against a running Clarion).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --locked
+if [ -f tests/clients/package.json ]; then
+  echo "== real-client tests (pusher-js, laravel-echo, pusher SDK)"
+  cargo build --locked --bin clarion
+  (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error && CLARION_BIN="$PWD/../../target/debug/clarion" npm test)
+fi

@@ -1,0 +1,76 @@
+//! The fan-out seam: how an event reaches every subscriber on every node,
+//! and how queries that span the cluster are answered.
+//!
+//! [`local::LocalAdapter`] serves a single node. A Redis adapter plugs in
+//! here for several replicas; whatever the adapter, delivery on each node
+//! ends in [`App::deliver`], so there is one delivery path.
+
+pub mod local;
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+
+use crate::apps::App;
+use crate::channels::{ChannelStats, Member};
+use crate::outbound::Frame;
+use crate::protocol::{ChannelName, SocketId};
+
+/// What happened to a publication beyond this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Single node: local delivery is all there is.
+    Local,
+    /// Handed to the other nodes.
+    Cluster,
+    /// Delivered locally, but the other nodes could not be reached.
+    LocalOnly,
+}
+
+/// Why a cluster-wide query could not be answered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdapterError {
+    /// The cluster transport (e.g. Redis) is unavailable.
+    #[error("cluster unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Fan-out and cluster-wide queries for one deployment.
+///
+/// Implementations must deliver each publication to each subscriber exactly
+/// once, in publish order per publisher, and answer queries within a
+/// bounded time even when a node is slow or gone.
+#[async_trait]
+pub trait Adapter: Send + Sync + Debug + 'static {
+    /// Delivers an encoded event to every subscriber of `channel` on every
+    /// node, except the socket `except` wherever it lives.
+    fn publish(
+        &self,
+        app: &App,
+        channel: &ChannelName,
+        frame: &Frame,
+        except: Option<SocketId>,
+    ) -> Reach;
+
+    /// Closes every socket of `user_id` on every node.
+    fn terminate_user(&self, app: &App, user_id: &str) -> Reach;
+
+    /// Occupied channels whose name starts with `prefix`, with stats summed
+    /// over the cluster.
+    async fn channels(
+        &self,
+        app: &App,
+        prefix: &str,
+    ) -> Result<Vec<(ChannelName, ChannelStats)>, AdapterError>;
+
+    /// Stats of one channel over the cluster; `None` when unoccupied.
+    async fn channel(&self, app: &App, channel: &str)
+        -> Result<Option<ChannelStats>, AdapterError>;
+
+    /// Members of a presence channel over the cluster, unique by user id;
+    /// `None` when unoccupied.
+    async fn members(&self, app: &App, channel: &str) -> Result<Option<Vec<Member>>, AdapterError>;
+
+    /// Distinct live sockets of the app over the cluster.
+    async fn connections(&self, app: &App) -> Result<usize, AdapterError>;
+}

@@ -1,0 +1,258 @@
+//! Typed, validated configuration with defaults.
+//!
+//! Sources, in increasing precedence: built-in defaults, a TOML file
+//! (`clarion --config FILE`), a Laravel `.env` file (`--env-file`), and the
+//! process environment using **Reverb's own variable names**
+//! (`REVERB_APP_KEY`, `REVERB_SERVER_PORT`, …). Nothing reads the
+//! environment after start-up: [`load`] produces a [`Config`] once.
+//! `config/clarion.toml` documents every option with its default.
+
+mod load;
+
+pub use load::{load, uses_development_app, ConfigError, Sources};
+
+use serde::Deserialize;
+
+/// The whole configuration of one Clarion process.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Listener and process-wide settings.
+    pub server: ServerConfig,
+    /// The apps this server hosts; lookups by key (WebSocket) and id (HTTP).
+    pub apps: Vec<AppConfig>,
+    /// Horizontal scaling through Redis (off by default).
+    pub scaling: ScalingConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            apps: Vec::new(),
+            scaling: ScalingConfig::default(),
+        }
+    }
+}
+
+/// Listener and process-wide settings (`[server]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to bind (`REVERB_SERVER_HOST`).
+    pub host: String,
+    /// Port to bind (`REVERB_SERVER_PORT`); 0 picks a free port.
+    pub port: u16,
+    /// Prefix for every route, e.g. `/ws` (`REVERB_SERVER_PATH`).
+    pub path: String,
+    /// Largest HTTP request (headers and body) in bytes (`REVERB_MAX_REQUEST_SIZE`).
+    pub max_request_size: usize,
+    /// Seconds to wait for sockets and requests to finish on shutdown.
+    pub shutdown_grace_period: u64,
+    /// Most WebSocket connections this process holds; `None` derives it
+    /// from the open-file limit.
+    pub max_connections: Option<usize>,
+    /// Frames queued for one socket before it counts as a slow consumer
+    /// and is closed with 4100.
+    pub outbound_queue_capacity: usize,
+    /// Seconds a write to one socket may take before it is closed.
+    pub write_timeout: u64,
+    /// Allowed skew of an HTTP API `auth_timestamp`, in seconds; 0 disables.
+    pub auth_timestamp_window: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: "0.0.0.0".to_owned(),
+            port: 8080,
+            path: String::new(),
+            max_request_size: 10_000,
+            shutdown_grace_period: 10,
+            max_connections: None,
+            outbound_queue_capacity: 1_000,
+            write_timeout: 10,
+            auth_timestamp_window: 600,
+        }
+    }
+}
+
+/// Who may send client events (`accept_client_events_from`).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientEventsFrom {
+    /// Only sockets subscribed to the channel (default, Pusher's rule).
+    #[default]
+    Members,
+    /// Any socket of the app, subscribed or not (Reverb's `all`).
+    All,
+    /// Client events are refused with 4301.
+    None,
+}
+
+/// Reverb's opt-in per-socket message rate limit (`rate_limiting`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimiting {
+    /// Off by default, as in Reverb.
+    pub enabled: bool,
+    /// Messages allowed per window.
+    pub max_attempts: u32,
+    /// The window, in seconds.
+    pub decay_seconds: u64,
+    /// Close the socket (4301) instead of only refusing the message.
+    pub terminate_on_limit: bool,
+}
+
+impl Default for RateLimiting {
+    fn default() -> Self {
+        RateLimiting {
+            enabled: false,
+            max_attempts: 60,
+            decay_seconds: 60,
+            terminate_on_limit: false,
+        }
+    }
+}
+
+/// One app (`[[apps]]`): credentials and per-app limits.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppConfig {
+    /// App id, used in HTTP API paths (`REVERB_APP_ID`).
+    pub id: String,
+    /// Public key, used in `/app/{key}` (`REVERB_APP_KEY`).
+    pub key: String,
+    /// Secret for every signature (`REVERB_APP_SECRET`).
+    pub secret: String,
+    /// Seconds of silence before the server pings a socket (`REVERB_APP_PING_INTERVAL`).
+    pub ping_interval: u64,
+    /// Seconds the client waits before pinging, sent in the handshake (`REVERB_APP_ACTIVITY_TIMEOUT`).
+    pub activity_timeout: u64,
+    /// Most connections of this app on this node (`REVERB_APP_MAX_CONNECTIONS`).
+    pub max_connections: Option<usize>,
+    /// Largest inbound WebSocket message in bytes (`REVERB_APP_MAX_MESSAGE_SIZE`).
+    pub max_message_size: usize,
+    /// Who may send client events (`REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM`).
+    pub accept_client_events_from: ClientEventsFrom,
+    /// Allow client events on public channels (Reverb's looser rule).
+    pub client_events_on_public_channels: bool,
+    /// Origin hosts allowed to connect; `*` allows all, `*.example.com` globs.
+    pub allowed_origins: Vec<String>,
+    /// Opt-in per-socket message rate limit.
+    pub rate_limiting: RateLimiting,
+    /// Close sockets that have not signed in after this many seconds.
+    pub user_authentication_timeout: Option<u64>,
+    /// Send `pusher_internal:subscription_count` when a channel's count changes.
+    pub subscription_count_events: bool,
+    /// Largest `data` of one published event in bytes (413 above it).
+    pub max_event_payload: Option<usize>,
+    /// Most channels in one `POST /events`.
+    pub max_channels_per_event: usize,
+    /// Most events in one `POST /batch_events`.
+    pub max_batch_size: usize,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            id: String::new(),
+            key: String::new(),
+            secret: String::new(),
+            ping_interval: 60,
+            activity_timeout: 30,
+            max_connections: None,
+            max_message_size: 10_000,
+            accept_client_events_from: ClientEventsFrom::Members,
+            client_events_on_public_channels: false,
+            allowed_origins: vec!["*".to_owned()],
+            rate_limiting: RateLimiting::default(),
+            user_authentication_timeout: None,
+            subscription_count_events: false,
+            max_event_payload: None,
+            max_channels_per_event: 100,
+            max_batch_size: 100,
+        }
+    }
+}
+
+impl AppConfig {
+    /// The development app used when nothing configures one.
+    pub fn development() -> Self {
+        AppConfig {
+            id: "app-id".to_owned(),
+            key: "app-key".to_owned(),
+            secret: "app-secret".to_owned(),
+            ..AppConfig::default()
+        }
+    }
+}
+
+/// Horizontal scaling through Redis pub/sub (`[scaling]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScalingConfig {
+    /// Fan out through Redis (`REVERB_SCALING_ENABLED`).
+    pub enabled: bool,
+    /// Redis pub/sub channel prefix, one per deployment (`REVERB_SCALING_CHANNEL`).
+    pub channel: String,
+    /// Full Redis URL (`REDIS_URL`); built from the parts below when absent.
+    pub url: Option<String>,
+    /// `REDIS_HOST`.
+    pub host: String,
+    /// `REDIS_PORT`.
+    pub port: u16,
+    /// `REDIS_USERNAME`.
+    pub username: Option<String>,
+    /// `REDIS_PASSWORD`.
+    pub password: Option<String>,
+    /// `REDIS_DB`.
+    pub database: u32,
+    /// Use TLS (`rediss://`) when building the URL from parts.
+    pub tls: bool,
+    /// Milliseconds a cluster-wide query waits for other nodes.
+    pub query_timeout_ms: u64,
+    /// Milliseconds between node heartbeats.
+    pub heartbeat_interval_ms: u64,
+    /// Milliseconds without a heartbeat after which a node counts as dead.
+    pub node_timeout_ms: u64,
+}
+
+impl Default for ScalingConfig {
+    fn default() -> Self {
+        ScalingConfig {
+            enabled: false,
+            channel: "reverb".to_owned(),
+            url: None,
+            host: "127.0.0.1".to_owned(),
+            port: 6379,
+            username: None,
+            password: None,
+            database: 0,
+            tls: false,
+            query_timeout_ms: 1_000,
+            heartbeat_interval_ms: 2_000,
+            node_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl ScalingConfig {
+    /// The Redis URL to connect to.
+    pub fn redis_url(&self) -> String {
+        if let Some(url) = &self.url {
+            return url.clone();
+        }
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        let auth = match (&self.username, &self.password) {
+            (Some(u), Some(p)) => format!("{u}:{p}@"),
+            (None, Some(p)) => format!(":{p}@"),
+            (Some(u), None) => format!("{u}@"),
+            (None, None) => String::new(),
+        };
+        format!(
+            "{scheme}://{auth}{}:{}/{}",
+            self.host, self.port, self.database
+        )
+    }
+}

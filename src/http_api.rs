@@ -1,0 +1,202 @@
+//! The Pusher HTTP API, as the official server SDKs call it: signed
+//! requests under `/apps/{app_id}/…` that publish events and query
+//! channels, users and connections.
+//!
+//! Every request is checked in this order: known app (404), body within
+//! `max_request_size` (413), signature (401), then the body (400/413/422).
+//! Failures are JSON `{"error": "..."}` with the status a client library
+//! surfaces to the user.
+
+mod events;
+mod queries;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::apps::App;
+use crate::auth::http_signature::{self, SignatureError, SignedRequest};
+use crate::node::Node;
+
+type HttpResponse = Response<Full<Bytes>>;
+
+/// An HTTP API failure: a status and a message for the publisher.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status}: {message}")]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What went wrong, in words a user can act on.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with `status` and `message`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn into_response(self) -> HttpResponse {
+        json(
+            self.status,
+            serde_json::json!({ "error": self.message }).to_string(),
+        )
+    }
+}
+
+impl From<SignatureError> for ApiError {
+    fn from(e: SignatureError) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, e.to_string())
+    }
+}
+
+/// A JSON response with the right `Content-Type` and `Content-Length`.
+pub fn json(status: StatusCode, body: String) -> HttpResponse {
+    let mut res = Response::new(Full::new(Bytes::from(body)));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+/// One verified request, ready for an endpoint.
+#[derive(Debug)]
+struct Call<'a> {
+    node: &'a Node,
+    app: &'a Arc<App>,
+    /// The route after `/apps/{app_id}`.
+    rest: &'a str,
+    method: Method,
+    params: Vec<(String, String)>,
+    body: Bytes,
+}
+
+impl Call<'_> {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Serves one request under `/apps/`; `path` is already stripped of the
+/// server's path prefix, which is also the path the client signed.
+pub async fn handle(node: &Node, req: Request<Incoming>, path: &str) -> HttpResponse {
+    match dispatch(node, req, path).await {
+        Ok(res) => res,
+        Err(e) => {
+            tracing::debug!(status = %e.status, error = %e.message, path, "http api request refused");
+            e.into_response()
+        }
+    }
+}
+
+async fn dispatch(
+    node: &Node,
+    req: Request<Incoming>,
+    path: &str,
+) -> Result<HttpResponse, ApiError> {
+    let after = path.strip_prefix("/apps/").unwrap_or_default();
+    let (app_id, rest) = after.split_once('/').unwrap_or((after, ""));
+    let app = node.apps.by_id(app_id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("No matching application for ID [{app_id}]."),
+        )
+    })?;
+    let method = req.method().clone();
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let body = read_body(req, node.server.max_request_size).await?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let window = Some(node.server.auth_timestamp_window).filter(|w| *w > 0);
+    let signed = SignedRequest {
+        method: method.as_str(),
+        path,
+        query: &query,
+        body: &body,
+    };
+    http_signature::verify(&app.config.key, &app.config.secret, signed, now, window)?;
+    let rest = format!("/{rest}");
+    let call = Call {
+        node,
+        app,
+        rest: &rest,
+        method,
+        params: http_signature::query_params(&query),
+        body,
+    };
+    route(&call).await
+}
+
+async fn route(call: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    let rest = call.rest;
+    let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    match (&call.method, segments.as_slice()) {
+        (&Method::POST, ["events"]) => events::trigger(call).await,
+        (&Method::POST, ["batch_events"]) => events::trigger_batch(call).await,
+        (&Method::GET, ["channels"]) => queries::channels(call).await,
+        (&Method::GET, ["channels", channel]) => queries::channel(call, &decode(channel)).await,
+        (&Method::GET, ["channels", channel, "users"]) => {
+            queries::users(call, &decode(channel)).await
+        }
+        (&Method::GET, ["connections"]) => queries::connections(call).await,
+        (&Method::POST, ["users", user_id, "terminate_connections"]) => {
+            queries::terminate(call, &decode(user_id)).await
+        }
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("No such endpoint: {} {rest}", call.method),
+        )),
+    }
+}
+
+fn decode(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "Payload too large: the request body exceeds {limit} bytes (max_request_size)."
+            ),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    match Limited::new(req.into_body(), limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Err(_) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Could not read the request body.",
+        )),
+    }
+}

@@ -1,0 +1,144 @@
+//! The `clarion` binary: parse the command line, load the configuration,
+//! start logging, bind and serve until SIGINT/SIGTERM.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use clarion::config::{self, Config, Sources};
+use clarion::server;
+
+/// A Pusher protocol 7 WebSocket server, drop-in for Laravel Reverb.
+#[derive(Debug, Parser)]
+#[command(name = "clarion", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    start: StartArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the server (the default).
+    Start(StartArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct StartArgs {
+    /// A TOML configuration file (see config/clarion.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// A Laravel `.env` file whose REVERB_* / REDIS_* variables apply.
+    #[arg(long, global = true)]
+    env_file: Option<PathBuf>,
+    /// Override the bind address.
+    #[arg(long, global = true)]
+    host: Option<String>,
+    /// Override the port.
+    #[arg(long, global = true)]
+    port: Option<u16>,
+    /// Log debug detail (same as RUST_LOG=debug).
+    #[arg(long, global = true)]
+    debug: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Start(args)) => args,
+        None => cli.start,
+    };
+    init_logging(args.debug);
+    let sources = Sources {
+        config_file: args.config.clone(),
+        env_file: args.env_file.clone(),
+        env: std::env::vars().collect(),
+    };
+    let mut config = match config::load(&sources) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("clarion: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(host) = args.host {
+        config.server.host = host;
+    }
+    if let Some(port) = args.port {
+        config.server.port = port;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("clarion: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(start(config))
+}
+
+fn init_logging(debug: bool) {
+    let default = if debug { "debug" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn start(mut config: Config) -> ExitCode {
+    if config::uses_development_app(&config) {
+        tracing::warn!(
+            "no app configured: using the DEVELOPMENT app id=app-id key=app-key secret=app-secret; \
+             never use these credentials in production"
+        );
+    }
+    config.server.max_connections = Some(connection_capacity(config.server.max_connections));
+    let listener = match server::bind(&config).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("clarion: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let node = server::local_node(&config);
+    match listener.local_addr() {
+        Ok(addr) => tracing::info!(apps = config.apps.len(), "listening on {addr}"),
+        Err(e) => tracing::warn!(error = %e, "listening (address unknown)"),
+    }
+    server::run(listener, node, clarion::shutdown::signal()).await;
+    ExitCode::SUCCESS
+}
+
+/// Raises the open-file limit to its hard maximum and derives how many
+/// sockets this process can hold; warns when the configured capacity is
+/// more than the limit allows.
+fn connection_capacity(configured: Option<usize>) -> usize {
+    const RESERVED: u64 = 64;
+    let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let allowed = usize::try_from(limit.saturating_sub(RESERVED)).unwrap_or(usize::MAX);
+    match configured {
+        Some(wanted) if wanted > allowed => {
+            tracing::warn!(
+                configured = wanted,
+                open_file_limit = limit,
+                "max_connections is above what the open-file limit allows; \
+                 capping at {allowed} connections (raise `ulimit -n` for more)"
+            );
+            allowed
+        }
+        Some(wanted) => wanted,
+        None => {
+            tracing::info!(
+                open_file_limit = limit,
+                "connection capacity {allowed} (open-file limit minus {RESERVED})"
+            );
+            allowed
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! `Node`: the state every task of this process shares — the apps, the
+//! adapter, the lifecycle bus, shutdown, and the process-wide connection
+//! capacity.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crate::adapter::Adapter;
+use crate::apps::AppRegistry;
+use crate::config::ServerConfig;
+use crate::lifecycle::LifecycleBus;
+use crate::shutdown::Shutdown;
+
+/// Shared state of one Clarion process.
+#[derive(Debug)]
+pub struct Node {
+    /// Listener and process-wide settings.
+    pub server: ServerConfig,
+    /// Every hosted app.
+    pub apps: AppRegistry,
+    /// How events reach other nodes.
+    pub adapter: Arc<dyn Adapter>,
+    /// Occupancy and presence transitions, for observers.
+    pub lifecycle: LifecycleBus,
+    /// Shutdown signal and the tracker of every connection task.
+    pub shutdown: Shutdown,
+    /// WebSocket connections currently open on this process.
+    open: AtomicUsize,
+    /// Most WebSocket connections this process accepts.
+    pub capacity: usize,
+}
+
+impl Node {
+    /// Builds the node state.
+    pub fn new(
+        server: ServerConfig,
+        apps: AppRegistry,
+        adapter: Arc<dyn Adapter>,
+        capacity: usize,
+    ) -> Self {
+        Node {
+            server,
+            apps,
+            adapter,
+            lifecycle: LifecycleBus::default(),
+            shutdown: Shutdown::default(),
+            open: AtomicUsize::new(0),
+            capacity,
+        }
+    }
+
+    /// Takes one connection slot; `None` when the process is full.
+    pub fn claim_slot(self: &Arc<Self>) -> Option<ConnectionSlot> {
+        let before = self.open.fetch_add(1, Ordering::AcqRel);
+        if before >= self.capacity {
+            self.open.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(ConnectionSlot { node: self.clone() })
+    }
+
+    /// WebSocket connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+}
+
+/// One claimed connection slot; dropping it frees the slot.
+#[derive(Debug)]
+pub struct ConnectionSlot {
+    node: Arc<Node>,
+}
+
+impl ConnectionSlot {
+    /// The node this slot belongs to.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.node.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}

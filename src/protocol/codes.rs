@@ -1,0 +1,113 @@
+//! Pusher error and close codes: the one place where a failure becomes the
+//! number a client library acts on.
+//!
+//! | range | pusher-js reaction |
+//! |---|---|
+//! | 4000–4099 | refused: do not reconnect with the same parameters |
+//! | 4100–4199 | back off: reconnect after at least one second |
+//! | 4200–4299 | reconnect immediately |
+//! | 4300–4399 | other errors (after the handshake: reported, socket kept) |
+
+/// Every `pusher:error` this server sends, with its code and exact message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// 4001: the key in `/app/{key}` names no app.
+    ApplicationDoesNotExist,
+    /// 4004: the app is at its `max_connections`.
+    OverConnectionQuota,
+    /// 4009: the `Origin` header is not in the app's `allowed_origins`.
+    OriginNotAllowed,
+    /// 4009: bad or missing channel auth on subscribe.
+    Unauthorized,
+    /// 4009: a client event from a socket not subscribed to the channel.
+    NotAMember,
+    /// 4009: `pusher:signin` with a bad signature or bad `user_data`.
+    SigninFailed,
+    /// 4009: the app requires sign-in and the socket did not sign in in time.
+    SigninTimeout,
+    /// 4009: the publisher called `terminate_connections` for this user.
+    TerminatedByApp,
+    /// 4100: the socket's outbound queue overflowed (slow consumer).
+    OverCapacity,
+    /// 4100: the process is at its connection capacity (file limit).
+    ServerOverCapacity,
+    /// 4200: the frame is not a valid Pusher message.
+    InvalidMessageFormat,
+    /// 4200: the server is shutting down; reconnect (to another replica).
+    ServerShuttingDown,
+    /// 4201: the socket stayed silent after a ping.
+    PongNotReceived,
+    /// 4301: the per-socket message rate limit was exceeded.
+    RateLimitExceeded,
+    /// 4301: the app does not accept client events.
+    ClientEventsDisabled,
+    /// 4301: client events are not allowed on this kind of channel.
+    ClientEventsNotAllowedOnChannel,
+}
+
+impl ErrorCode {
+    /// The numeric Pusher code (also used as the WebSocket close code).
+    pub fn code(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            ApplicationDoesNotExist => 4001,
+            OverConnectionQuota => 4004,
+            OriginNotAllowed | Unauthorized | NotAMember | SigninFailed | SigninTimeout
+            | TerminatedByApp => 4009,
+            OverCapacity | ServerOverCapacity => 4100,
+            InvalidMessageFormat | ServerShuttingDown => 4200,
+            PongNotReceived => 4201,
+            RateLimitExceeded | ClientEventsDisabled | ClientEventsNotAllowedOnChannel => 4301,
+        }
+    }
+
+    /// The human-readable message (Reverb's exact text where Reverb has one).
+    pub fn message(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            ApplicationDoesNotExist => "Application does not exist",
+            OverConnectionQuota => "Application is over connection quota",
+            OriginNotAllowed => "Origin not allowed",
+            Unauthorized => "Connection is unauthorized",
+            NotAMember => "The client is not a member of the specified channel.",
+            SigninFailed => "Invalid signin: signature or user_data rejected",
+            SigninTimeout => "Connection not signed in within the allowed time",
+            TerminatedByApp => "Connection terminated by the application",
+            OverCapacity => "Connection is over capacity: too many undelivered messages",
+            ServerOverCapacity => "Server is over capacity",
+            InvalidMessageFormat => "Invalid message format",
+            ServerShuttingDown => "Server shutting down",
+            PongNotReceived => "Pong reply not received in time",
+            RateLimitExceeded => "Rate limit exceeded",
+            ClientEventsDisabled => "The app does not have client messaging enabled.",
+            ClientEventsNotAllowedOnChannel => {
+                "Client events are only allowed on private and presence channels"
+            }
+        }
+    }
+
+    /// Whether the server closes the socket after sending this error.
+    pub fn closes_connection(self) -> bool {
+        use ErrorCode::*;
+        matches!(
+            self,
+            ApplicationDoesNotExist
+                | OverConnectionQuota
+                | OriginNotAllowed
+                | SigninFailed
+                | SigninTimeout
+                | TerminatedByApp
+                | OverCapacity
+                | ServerOverCapacity
+                | ServerShuttingDown
+                | PongNotReceived
+        )
+    }
+}
+
+/// WebSocket close code for a frame over the size limit (RFC 6455).
+pub const CLOSE_MESSAGE_TOO_BIG: u16 = 1009;
+/// WebSocket close code for invalid UTF-8 in a text frame (RFC 6455).
+pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
+/// WebSocket close code for a protocol violation (RFC 6455).
+pub const CLOSE_PROTOCOL_ERROR: u16 = 1002;

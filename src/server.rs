@@ -1,0 +1,254 @@
+//! The composition root: binds the listener, serves HTTP/1.1 on every
+//! connection, routes (`/app/{key}` upgrades to a WebSocket, `/apps/…` is
+//! the HTTP API, `/up` the health check), spawns tracked tasks and drains
+//! them on shutdown. Nothing depends on this module.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::adapter::local::LocalAdapter;
+use crate::adapter::Adapter;
+use crate::apps::AppRegistry;
+use crate::config::Config;
+use crate::connection::{self, Admission};
+use crate::http_api;
+use crate::node::Node;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The address could not be bound (in use, not permitted, …).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Binds the configured address.
+///
+/// # Errors
+/// [`ServerError::Bind`] with the address and the OS reason.
+pub async fn bind(config: &Config) -> Result<TcpListener, ServerError> {
+    let addr = format!("{}:{}", config.server.host, config.server.port);
+    TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })
+}
+
+/// Builds the shared node state for `config` with the given adapter.
+pub fn node(config: &Config, adapter: Arc<dyn Adapter>, capacity: usize) -> Arc<Node> {
+    Arc::new(Node::new(
+        config.server.clone(),
+        AppRegistry::new(&config.apps),
+        adapter,
+        capacity,
+    ))
+}
+
+/// Builds a single-node state (local adapter) for `config`.
+pub fn local_node(config: &Config) -> Arc<Node> {
+    let capacity = config.server.max_connections.unwrap_or(usize::MAX);
+    node(config, Arc::new(LocalAdapter), capacity)
+}
+
+/// Serves `listener` until `shutdown` resolves, then stops accepting, closes
+/// every socket with 4200, lets in-flight HTTP requests finish and returns
+/// within the grace period.
+pub async fn run(listener: TcpListener, node: Arc<Node>, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    serve_connection(&node, stream, peer);
+                }
+                Err(e) => {
+                    // Out of file descriptors or a transient error: back off
+                    // instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    tracing::info!(
+        connections = node.open_connections(),
+        "closing every socket with 4200"
+    );
+    node.shutdown.token.cancel();
+    node.shutdown.tracker.close();
+    let grace = Duration::from_secs(node.server.shutdown_grace_period);
+    let drained = tokio::time::timeout(grace, async {
+        node.shutdown.tracker.wait().await;
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            ?grace,
+            "grace period over; exiting with tasks still running"
+        );
+    } else {
+        tracing::info!("shutdown complete");
+    }
+}
+
+fn serve_connection(node: &Arc<Node>, stream: tokio::net::TcpStream, peer: SocketAddr) {
+    let service_node = node.clone();
+    let service = service_fn(move |req| route(service_node.clone(), req));
+    let conn = http1::Builder::new()
+        .max_buf_size(node.server.max_request_size.max(8192))
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    let token = node.shutdown.token.clone();
+    node.shutdown.tracker.spawn(async move {
+        let mut conn = std::pin::pin!(conn);
+        let result = tokio::select! {
+            result = conn.as_mut() => result,
+            _ = token.cancelled() => {
+                // Finish the request in flight, then close.
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(%peer, error = %e, "http connection ended with an error");
+        }
+    });
+}
+
+type HttpResponse = Response<Full<Bytes>>;
+
+async fn route(node: Arc<Node>, req: Request<Incoming>) -> Result<HttpResponse, Infallible> {
+    let prefix = node.server.path.as_str();
+    let Some(path) = req.uri().path().strip_prefix(prefix).map(str::to_owned) else {
+        return Ok(text(StatusCode::NOT_FOUND, "Not found."));
+    };
+    if let Some(key) = path.strip_prefix("/app/") {
+        let key = key.to_owned();
+        return Ok(upgrade(&node, req, &key));
+    }
+    if path == "/up" {
+        return Ok(match *req.method() {
+            Method::GET | Method::HEAD => {
+                http_api::json(StatusCode::OK, r#"{"health":"OK"}"#.to_owned())
+            }
+            _ => text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed."),
+        });
+    }
+    if path.starts_with("/apps/") {
+        return Ok(http_api::handle(&node, req, &path).await);
+    }
+    Ok(text(StatusCode::NOT_FOUND, "Not found."))
+}
+
+/// A plain-text response (routing errors, as Reverb sends them).
+pub fn text(status: StatusCode, body: &'static str) -> HttpResponse {
+    let mut res = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res
+}
+
+fn header_is(req: &Request<Incoming>, name: header::HeaderName, token: &str) -> bool {
+    req.headers()
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case(token))
+}
+
+/// Answers a WebSocket handshake with 101 and hands the upgraded stream to
+/// a connection task. Refusals (unknown app, quota, origin, capacity) happen
+/// after the upgrade, as `pusher:error` + close code, which clients act on.
+fn upgrade(node: &Arc<Node>, mut req: Request<Incoming>, key: &str) -> HttpResponse {
+    if req.method() != Method::GET {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.");
+    }
+    let ws_key = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned();
+    let is_ws = header_is(&req, header::UPGRADE, "websocket")
+        && header_is(&req, header::CONNECTION, "upgrade")
+        && req
+            .headers()
+            .get(header::SEC_WEBSOCKET_VERSION)
+            .map(|v| v.as_bytes())
+            == Some(b"13");
+    let Some(ws_key) = ws_key.filter(|_| is_ws) else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "Bad request: expected a WebSocket upgrade.",
+        );
+    };
+    let app = node.apps.by_key(key).cloned();
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let max_message = app.as_ref().map_or(10_000, |a| a.config.max_message_size);
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    drop(req);
+    let slot = node.claim_slot();
+    node.shutdown.tracker.spawn(Box::pin(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(e) => {
+                tracing::debug!(error = %e, "upgrade failed");
+                return;
+            }
+        };
+        let ws = WebSocketStream::from_raw_socket(
+            TokioIo::new(upgraded),
+            Role::Server,
+            Some(ws_config(max_message)),
+        )
+        .await;
+        connection::run(Box::new(ws), Admission { app, slot, origin }).await;
+    }));
+    let mut res = Response::new(Full::new(Bytes::new()));
+    *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = res.headers_mut();
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(ws_key.as_bytes())) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    h.insert("x-powered-by", HeaderValue::from_static("Clarion"));
+    res
+}
+
+/// Per-socket WebSocket settings: a small read buffer (it is zero-filled,
+/// so all of it is resident per idle socket), a write buffer that lets a
+/// burst of frames leave in one `write`, and the app's message size limit.
+fn ws_config(max_message: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(256)
+        .write_buffer_size(8 * 1024)
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message))
+}
