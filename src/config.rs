@@ -9,12 +9,12 @@
 
 mod load;
 
-pub use load::{load, uses_development_app, ConfigError, Sources};
+pub use load::{load, uses_development_app, ConfigError, Sources, ENV_VARS};
 
 use serde::Deserialize;
 
 /// The whole configuration of one Clarion process.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Listener and process-wide settings.
@@ -23,16 +23,6 @@ pub struct Config {
     pub apps: Vec<AppConfig>,
     /// Horizontal scaling through Redis (off by default).
     pub scaling: ScalingConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            apps: Vec::new(),
-            scaling: ScalingConfig::default(),
-        }
-    }
 }
 
 /// Listener and process-wide settings (`[server]`).

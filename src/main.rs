@@ -53,7 +53,9 @@ fn main() -> ExitCode {
     let sources = Sources {
         config_file: args.config.clone(),
         env_file: args.env_file.clone(),
-        env: std::env::vars().collect(),
+        env: std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect(),
     };
     let mut config = match config::load(&sources) {
         Ok(config) => config,

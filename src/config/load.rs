@@ -1,29 +1,501 @@
-//! TEMPORARY stub, replaced by the real loader.
-#![allow(missing_docs)]
-use super::*;
-use std::path::PathBuf;
+//! Builds the [`Config`] from its sources and validates it.
+//!
+//! Precedence, lowest to highest: built-in defaults, the TOML file, the
+//! Laravel `.env` file, then the process environment snapshot handed over in
+//! [`Sources::env`] (a real variable beats the `.env` file, as in Laravel).
+//! Variables use Laravel Reverb's names (`REVERB_*`, `REDIS_*`) plus
+//! `CLARION_*` for Clarion-only server options; [`ENV_VARS`] lists them all.
+//! An empty, blank, `null` or `(null)` value counts as not set, so it never
+//! overrides a lower source. This module never reads the process
+//! environment itself.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use super::{AppConfig, ClientEventsFrom, Config};
+
+mod dotenv;
+mod validate;
+
+use dotenv::parse_dotenv;
+use validate::{validate, AppOrigin};
+
+/// Where [`load`] reads the configuration from.
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
+    /// TOML configuration file (`--config`).
     pub config_file: Option<PathBuf>,
+    /// Laravel-style `.env` file (`--env-file`).
     pub env_file: Option<PathBuf>,
+    /// Snapshot of the process environment, taken once by the caller
+    /// (`std::env::vars()` panics on non-UTF-8 variables; `vars_os()` with
+    /// the non-UTF-8 pairs dropped does not).
     pub env: Vec<(String, String)>,
 }
+
+/// Why the configuration could not be loaded; every message is one line.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(String);
-pub fn load(s: &Sources) -> Result<Config, ConfigError> {
-    let mut c: Config = match &s.config_file {
-        Some(p) => {
-            toml::from_str(&std::fs::read_to_string(p).map_err(|e| ConfigError(e.to_string()))?)
-                .map_err(|e| ConfigError(e.to_string()))?
+pub enum ConfigError {
+    /// A configuration or `.env` file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The TOML file is malformed or has an unknown or mistyped option.
+    #[error("config file {}: {message}", path.display())]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        message: String,
+    },
+    /// An environment variable has a value that does not parse.
+    #[error("invalid {var}={value:?}: {reason}")]
+    Env {
+        /// The variable name.
+        var: String,
+        /// The offending value (credentials in URLs are masked).
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// The configuration is inconsistent or a `.env` file is malformed.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Every environment variable [`load`] honours.
+///
+/// Reverb's `config/reverb.php` reads `REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS`
+/// and `REVERB_APP_RATE_LIMIT_DECAY_SECONDS`; the `RATE_LIMITING_` spellings
+/// are accepted too, and the Reverb names win when both are set.
+pub const ENV_VARS: &[&str] = &[
+    "REVERB_SERVER_HOST",
+    "REVERB_SERVER_PORT",
+    "REVERB_SERVER_PATH",
+    "REVERB_MAX_REQUEST_SIZE",
+    "CLARION_SHUTDOWN_GRACE_PERIOD",
+    "CLARION_MAX_CONNECTIONS",
+    "CLARION_OUTBOUND_QUEUE_CAPACITY",
+    "CLARION_WRITE_TIMEOUT",
+    "CLARION_AUTH_TIMESTAMP_WINDOW",
+    "REVERB_APP_ID",
+    "REVERB_APP_KEY",
+    "REVERB_APP_SECRET",
+    "REVERB_APP_PING_INTERVAL",
+    "REVERB_APP_ACTIVITY_TIMEOUT",
+    "REVERB_APP_MAX_CONNECTIONS",
+    "REVERB_APP_MAX_MESSAGE_SIZE",
+    "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM",
+    "REVERB_APP_RATE_LIMITING_ENABLED",
+    "REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS",
+    "REVERB_APP_RATE_LIMITING_MAX_ATTEMPTS",
+    "REVERB_APP_RATE_LIMIT_DECAY_SECONDS",
+    "REVERB_APP_RATE_LIMITING_DECAY_SECONDS",
+    "REVERB_APP_RATE_LIMIT_TERMINATE",
+    "REVERB_APP_ALLOWED_ORIGINS",
+    "REVERB_SCALING_ENABLED",
+    "REVERB_SCALING_CHANNEL",
+    "REDIS_URL",
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_USERNAME",
+    "REDIS_PASSWORD",
+    "REDIS_DB",
+];
+
+/// The per-app options of the env app (`REVERB_APP_*` beyond id/key/secret).
+const APP_OPTION_VARS: &[&str] = &[
+    "REVERB_APP_PING_INTERVAL",
+    "REVERB_APP_ACTIVITY_TIMEOUT",
+    "REVERB_APP_MAX_CONNECTIONS",
+    "REVERB_APP_MAX_MESSAGE_SIZE",
+    "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM",
+    "REVERB_APP_RATE_LIMITING_ENABLED",
+    "REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS",
+    "REVERB_APP_RATE_LIMITING_MAX_ATTEMPTS",
+    "REVERB_APP_RATE_LIMIT_DECAY_SECONDS",
+    "REVERB_APP_RATE_LIMITING_DECAY_SECONDS",
+    "REVERB_APP_RATE_LIMIT_TERMINATE",
+    "REVERB_APP_ALLOWED_ORIGINS",
+];
+
+/// URL schemes the redis client accepts (after [`normalise_redis_url`]).
+const REDIS_SCHEMES: &[&str] = &["redis://", "rediss://", "redis+unix://", "unix://"];
+
+/// Loads, merges and validates the configuration from `sources`.
+///
+/// When no source configures an app, the result holds only
+/// [`AppConfig::development`]; see [`uses_development_app`].
+pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
+    let file = sources.config_file.as_deref();
+    let mut cfg = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            parse_toml(&text, path)?
         }
         None => Config::default(),
     };
-    if c.apps.is_empty() {
-        c.apps.push(AppConfig::development());
+    cfg.server.path = normalise_path(&cfg.server.path);
+    cfg.scaling.url = cfg.scaling.url.as_deref().map(normalise_redis_url);
+    let mut origins: Vec<AppOrigin> = (0..cfg.apps.len()).map(AppOrigin::File).collect();
+
+    let env = Env::new(sources)?;
+    apply_server(&env, &mut cfg)?;
+    apply_scaling(&env, &mut cfg)?;
+    apply_app(&env, &mut cfg.apps, &mut origins)?;
+    if cfg.apps.is_empty() {
+        cfg.apps.push(AppConfig::development());
+        origins.push(AppOrigin::Development);
     }
-    Ok(c)
+    validate(&cfg, &origins, file)?;
+    Ok(cfg)
 }
-pub fn uses_development_app(c: &Config) -> bool {
-    c.apps.len() == 1 && c.apps[0] == AppConfig::development()
+
+/// True when the only app is [`AppConfig::development`], i.e. the server
+/// runs with the well-known development credentials.
+pub fn uses_development_app(cfg: &Config) -> bool {
+    matches!(cfg.apps.as_slice(), [app] if *app == AppConfig::development())
 }
+
+/// Parses the TOML text of `path`; errors carry line and column.
+fn parse_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    toml::from_str(text).map_err(|err| {
+        let mut message = err.message().trim().replace('\n', ": ");
+        if let Some(span) = err.span() {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let table = toml_table(before).map_or_else(String::new, |t| format!(" (in {t})"));
+            message = format!("line {line}, column {column}{table}: {message}");
+        }
+        ConfigError::Toml {
+            path: path.to_path_buf(),
+            message,
+        }
+    })
+}
+
+/// The table that text ending at an error position is in, from the last
+/// header of its complete lines: `[server]`, or `apps[1].rate_limiting`.
+fn toml_table(before: &str) -> Option<String> {
+    let complete = before.rsplit_once('\n').map_or("", |(done, _)| done);
+    let headers = complete
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('['));
+    let header = headers.clone().next_back()?;
+    let apps = headers.filter(|h| h.replace(' ', "") == "[[apps]]").count();
+    let inner = header
+        .trim_matches(|c| c == '[' || c == ']')
+        .replace(' ', "");
+    match inner.strip_prefix("apps") {
+        Some(rest) if apps > 0 && (rest.is_empty() || rest.starts_with('.')) => {
+            Some(format!("apps[{}]{rest}", apps - 1))
+        }
+        _ => Some(header.to_owned()),
+    }
+}
+
+/// Normalises a route prefix as Reverb (Symfony's `addPrefix`) does:
+/// `ws`, `/ws/` → `/ws`; `/` → empty.
+fn normalise_path(path: &str) -> String {
+    match path.trim().trim_matches('/') {
+        "" => String::new(),
+        inner => format!("/{inner}"),
+    }
+}
+
+/// True when a normalised route prefix can appear in a URL path.
+fn valid_path(path: &str) -> bool {
+    !path.contains(|c: char| c.is_whitespace() || matches!(c, '?' | '#' | '%'))
+}
+
+/// Rewrites Laravel/Predis Redis URL schemes (`tcp://`, `tls://`) to the
+/// redis client's (`redis://`, `rediss://`).
+fn normalise_redis_url(url: &str) -> String {
+    let url = url.trim();
+    for (alias, scheme) in [("tcp://", "redis://"), ("tls://", "rediss://")] {
+        if let Some(rest) = url.strip_prefix(alias) {
+            return format!("{scheme}{rest}");
+        }
+    }
+    url.to_owned()
+}
+
+/// The merged `.env` file and environment snapshot.
+#[derive(Debug)]
+struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    fn new(sources: &Sources) -> Result<Self, ConfigError> {
+        let snapshot: HashMap<String, String> = sources.env.iter().cloned().collect();
+        let mut vars = HashMap::new();
+        if let Some(path) = &sources.env_file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let entries = parse_dotenv(&text, &snapshot).map_err(|msg| {
+                ConfigError::Invalid(format!("env file {}: {msg}", path.display()))
+            })?;
+            vars.extend(entries.into_iter().filter(|(_, value)| !is_unset(value)));
+        }
+        vars.extend(snapshot.into_iter().filter(|(_, value)| !is_unset(value)));
+        Ok(Env { vars })
+    }
+
+    /// The value, if set.
+    fn get(&self, var: &str) -> Option<&str> {
+        self.vars.get(var).map(String::as_str)
+    }
+
+    fn string(&self, var: &str) -> Option<String> {
+        self.get(var).map(str::to_owned)
+    }
+
+    fn parse<T: FromStr>(&self, var: &str, expected: &str) -> Result<Option<T>, ConfigError> {
+        self.get(var)
+            .map(|v| v.trim().parse().map_err(|_| env_error(var, v, expected)))
+            .transpose()
+    }
+
+    /// A whole number that must not be zero.
+    fn positive<T: FromStr + Default + PartialEq>(
+        &self,
+        var: &str,
+    ) -> Result<Option<T>, ConfigError> {
+        let value = self.parse::<T>(var, "expected a whole number greater than 0")?;
+        match (value, self.get(var)) {
+            (Some(zero), Some(raw)) if zero == T::default() => {
+                Err(env_error(var, raw, "must be greater than 0"))
+            }
+            (value, _) => Ok(value),
+        }
+    }
+
+    fn bool(&self, var: &str) -> Result<Option<bool>, ConfigError> {
+        let Some(value) = self.get(var) else {
+            return Ok(None);
+        };
+        match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "(true)" | "1" | "yes" | "on" => Ok(Some(true)),
+            "false" | "(false)" | "0" | "no" | "off" => Ok(Some(false)),
+            _ => Err(env_error(
+                var,
+                value,
+                "expected true/false, 1/0, yes/no or on/off",
+            )),
+        }
+    }
+}
+
+/// Empty, blank, `null` and `(null)` values count as not set at all, so they
+/// never override a lower-precedence source.
+fn is_unset(value: &str) -> bool {
+    let value = value.trim();
+    value.is_empty() || value.eq_ignore_ascii_case("null") || value.eq_ignore_ascii_case("(null)")
+}
+
+fn env_error(var: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Env {
+        var: var.to_owned(),
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// Overwrites `field` when the variable was set.
+fn set<T>(field: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *field = value;
+    }
+}
+
+fn apply_server(env: &Env, cfg: &mut Config) -> Result<(), ConfigError> {
+    let s = &mut cfg.server;
+    set(&mut s.host, env.string("REVERB_SERVER_HOST"));
+    set(
+        &mut s.port,
+        env.parse("REVERB_SERVER_PORT", "expected a port number (0-65535)")?,
+    );
+    if let Some(path) = env.get("REVERB_SERVER_PATH") {
+        s.path = normalise_path(path);
+        if !valid_path(&s.path) {
+            let reason = "expected a URL path without spaces, '?', '#' or '%'";
+            return Err(env_error("REVERB_SERVER_PATH", path, reason));
+        }
+    }
+    set(
+        &mut s.max_request_size,
+        env.positive("REVERB_MAX_REQUEST_SIZE")?,
+    );
+    set(
+        &mut s.shutdown_grace_period,
+        env.parse(
+            "CLARION_SHUTDOWN_GRACE_PERIOD",
+            "expected a number of seconds",
+        )?,
+    );
+    if let Some(max) = env.positive("CLARION_MAX_CONNECTIONS")? {
+        s.max_connections = Some(max);
+    }
+    set(
+        &mut s.outbound_queue_capacity,
+        env.positive("CLARION_OUTBOUND_QUEUE_CAPACITY")?,
+    );
+    set(&mut s.write_timeout, env.positive("CLARION_WRITE_TIMEOUT")?);
+    set(
+        &mut s.auth_timestamp_window,
+        env.parse(
+            "CLARION_AUTH_TIMESTAMP_WINDOW",
+            "expected a number of seconds (0 disables)",
+        )?,
+    );
+    Ok(())
+}
+
+fn apply_scaling(env: &Env, cfg: &mut Config) -> Result<(), ConfigError> {
+    let s = &mut cfg.scaling;
+    set(&mut s.enabled, env.bool("REVERB_SCALING_ENABLED")?);
+    set(&mut s.channel, env.string("REVERB_SCALING_CHANNEL"));
+    if let Some(url) = env.get("REDIS_URL") {
+        let url = normalise_redis_url(url);
+        if !REDIS_SCHEMES.iter().any(|scheme| url.starts_with(scheme)) {
+            let reason = format!("expected a URL starting with {}", REDIS_SCHEMES.join(", "));
+            return Err(env_error("REDIS_URL", &mask_url(&url), &reason));
+        }
+        s.url = Some(url);
+    }
+    set(&mut s.host, env.string("REDIS_HOST"));
+    set(
+        &mut s.port,
+        env.parse("REDIS_PORT", "expected a port number (0-65535)")?,
+    );
+    if let Some(username) = env.string("REDIS_USERNAME") {
+        s.username = Some(username);
+    }
+    if let Some(password) = env.string("REDIS_PASSWORD") {
+        s.password = Some(password);
+    }
+    set(
+        &mut s.database,
+        env.parse("REDIS_DB", "expected a database number")?,
+    );
+    Ok(())
+}
+
+/// Hides the user-info part of a URL (`redis://u:p@h` → `redis://***@h`).
+fn mask_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Applies `REVERB_APP_*` to the app whose id is `REVERB_APP_ID`, adding it
+/// when the TOML file does not declare it.
+fn apply_app(
+    env: &Env,
+    apps: &mut Vec<AppConfig>,
+    origins: &mut Vec<AppOrigin>,
+) -> Result<(), ConfigError> {
+    let key = env.string("REVERB_APP_KEY");
+    let secret = env.string("REVERB_APP_SECRET");
+    let Some(id) = env.string("REVERB_APP_ID") else {
+        if key.is_some() || secret.is_some() {
+            return Err(ConfigError::Invalid(
+                "REVERB_APP_ID is required when REVERB_APP_KEY or REVERB_APP_SECRET is set"
+                    .to_owned(),
+            ));
+        }
+        if let Some(var) = APP_OPTION_VARS.iter().find(|var| env.get(var).is_some()) {
+            return Err(ConfigError::Invalid(format!(
+                "{var} is set but REVERB_APP_ID is not; REVERB_APP_* options apply only to \
+                 the app named by REVERB_APP_ID"
+            )));
+        }
+        return Ok(());
+    };
+    let index = match apps.iter().position(|app| app.id == id) {
+        Some(index) => {
+            origins[index] = AppOrigin::FileAndEnv(index);
+            index
+        }
+        None => {
+            apps.push(AppConfig {
+                id,
+                ..AppConfig::default()
+            });
+            origins.push(AppOrigin::Env);
+            apps.len() - 1
+        }
+    };
+    let app = &mut apps[index];
+    set(&mut app.key, key);
+    set(&mut app.secret, secret);
+    set(
+        &mut app.ping_interval,
+        env.positive("REVERB_APP_PING_INTERVAL")?,
+    );
+    set(
+        &mut app.activity_timeout,
+        env.positive("REVERB_APP_ACTIVITY_TIMEOUT")?,
+    );
+    if let Some(max) = env.parse("REVERB_APP_MAX_CONNECTIONS", "expected a whole number")? {
+        app.max_connections = Some(max);
+    }
+    set(
+        &mut app.max_message_size,
+        env.positive("REVERB_APP_MAX_MESSAGE_SIZE")?,
+    );
+    if let Some(value) = env.get("REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM") {
+        app.accept_client_events_from = match value.trim().to_ascii_lowercase().as_str() {
+            "members" => ClientEventsFrom::Members,
+            "all" => ClientEventsFrom::All,
+            "none" => ClientEventsFrom::None,
+            _ => {
+                let var = "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM";
+                return Err(env_error(var, value, "expected members, all or none"));
+            }
+        };
+    }
+    let limits = &mut app.rate_limiting;
+    set(
+        &mut limits.enabled,
+        env.bool("REVERB_APP_RATE_LIMITING_ENABLED")?,
+    );
+    for prefix in ["REVERB_APP_RATE_LIMITING_", "REVERB_APP_RATE_LIMIT_"] {
+        let var = format!("{prefix}MAX_ATTEMPTS");
+        set(&mut limits.max_attempts, env.positive(&var)?);
+        let var = format!("{prefix}DECAY_SECONDS");
+        set(&mut limits.decay_seconds, env.positive(&var)?);
+    }
+    set(
+        &mut limits.terminate_on_limit,
+        env.bool("REVERB_APP_RATE_LIMIT_TERMINATE")?,
+    );
+    if let Some(list) = env.get("REVERB_APP_ALLOWED_ORIGINS") {
+        app.allowed_origins = list
+            .split(',')
+            .map(str::trim)
+            .filter(|origin| !origin.is_empty())
+            .map(str::to_owned)
+            .collect();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
