@@ -6,6 +6,7 @@
 //! ends in [`App::deliver`], so there is one delivery path.
 
 pub mod local;
+pub mod redis;
 
 use std::fmt::Debug;
 
@@ -52,6 +53,13 @@ pub trait Adapter: Send + Sync + Debug + 'static {
         except: Option<SocketId>,
     ) -> Reach;
 
+    /// A user's first socket on this node joined presence `channel`; other
+    /// nodes must count the user present. Single node: nothing to do.
+    fn member_joined(&self, _app: &App, _channel: &ChannelName, _member: &Member) {}
+
+    /// A user's last socket on this node left presence `channel`.
+    fn member_left(&self, _app: &App, _channel: &ChannelName, _user_id: &str) {}
+
     /// Closes every socket of `user_id` on every node.
     fn terminate_user(&self, app: &App, user_id: &str) -> Reach;
 
@@ -73,4 +81,8 @@ pub trait Adapter: Send + Sync + Debug + 'static {
 
     /// Distinct live sockets of the app over the cluster.
     async fn connections(&self, app: &App) -> Result<usize, AdapterError>;
+
+    /// Tells the other nodes this one is leaving and stops background
+    /// tasks. Called once, after every socket has closed.
+    async fn shutdown(&self) {}
 }

@@ -53,6 +53,8 @@ pub struct Subscribed {
     pub occupied: bool,
     /// A user new to the presence channel (member added).
     pub member_added: Option<Arc<str>>,
+    /// The user's first socket on this node: other nodes must be told.
+    pub first_local: bool,
     /// Subscriptions on the channel after the change.
     pub subscription_count: usize,
 }
@@ -66,6 +68,8 @@ pub struct Unsubscribed {
     pub vacated: bool,
     /// The user's last socket left the presence channel (member removed).
     pub member_removed: Option<Arc<str>>,
+    /// The user's last socket on this node left: other nodes must be told.
+    pub last_local: Option<Arc<str>>,
     /// Subscriptions on the channel after the change.
     pub subscription_count: usize,
 }
@@ -127,7 +131,13 @@ impl ChannelRegistry {
         match member {
             Some(member) => {
                 let roster = ch.roster.get_or_insert_with(PresenceRoster::default);
-                let is_new = !already && roster.join(member);
+                let joined = if already {
+                    Default::default()
+                } else {
+                    roster.join(member)
+                };
+                out.first_local = joined.first_local;
+                let is_new = joined.added;
                 let members: Vec<MemberRef<'_>> = roster.members().map(Member::as_ref).collect();
                 let ack = ServerEvent::PresenceSubscriptionSucceeded {
                     channel: channel.as_str(),
@@ -175,8 +185,12 @@ impl ChannelRegistry {
         };
         out.removed = true;
         out.subscription_count = ch.subscribers.len();
-        if let (Some(roster), Some(user_id)) = (ch.roster.as_mut(), sub.user_id.as_deref()) {
-            if let Some(gone) = roster.leave(user_id) {
+        if let (Some(roster), Some(user_id)) = (ch.roster.as_mut(), sub.user_id.as_ref()) {
+            let left = roster.leave(user_id);
+            if left.last_local {
+                out.last_local = Some(user_id.clone());
+            }
+            if let Some(gone) = left.removed {
                 let removed = ServerEvent::MemberRemoved {
                     channel: name.as_str(),
                     user_id_json: &gone.user_id_json,
@@ -189,12 +203,82 @@ impl ChannelRegistry {
         }
         if ch.subscribers.is_empty() {
             drop(entry);
-            // Re-check under the write guard: someone may have subscribed
-            // between the two guards.
-            out.vacated = self
-                .channels
-                .remove_if(channel, |_, ch| ch.subscribers.is_empty())
-                .is_some();
+            out.vacated = true;
+            self.remove_if_unused(channel);
+        }
+        out
+    }
+
+    /// Drops a channel with no local subscribers and nobody present.
+    /// Re-checks under the write guard: someone may have subscribed since.
+    fn remove_if_unused(&self, channel: &str) {
+        self.channels.remove_if(channel, |_, ch| {
+            ch.subscribers.is_empty() && ch.roster.as_ref().is_none_or(PresenceRoster::is_empty)
+        });
+    }
+
+    /// Another node reports `member` on presence `channel`: local
+    /// subscribers get `member_added` if the user was absent.
+    pub fn remote_join(&self, channel: &ChannelName, node: u64, member: &Member) {
+        let mut entry = self.channels.entry(channel.clone()).or_default();
+        let ch = entry.value_mut();
+        let roster = ch.roster.get_or_insert_with(PresenceRoster::default);
+        if roster.remote_join(node, member) {
+            let added = ServerEvent::MemberAdded {
+                channel: channel.as_str(),
+                member: member.as_ref(),
+            };
+            send_all(ch, &Frame::from(added.to_json()), None);
+        }
+    }
+
+    /// Another node reports `user_id` gone from `channel`: local
+    /// subscribers get `member_removed` if the user is now absent.
+    pub fn remote_leave(&self, channel: &str, node: u64, user_id: &str) {
+        let Some(mut entry) = self.channels.get_mut(channel) else {
+            return;
+        };
+        let name = entry.key().clone();
+        let ch = entry.value_mut();
+        let Some(gone) = ch
+            .roster
+            .as_mut()
+            .and_then(|r| r.remote_leave(node, user_id))
+        else {
+            return;
+        };
+        let removed = ServerEvent::MemberRemoved {
+            channel: name.as_str(),
+            user_id_json: &gone.user_id_json,
+        };
+        send_all(ch, &Frame::from(removed.to_json()), None);
+        drop(entry);
+        self.remove_if_unused(channel);
+    }
+
+    /// Every (channel, user) that `node` reported, e.g. to forget a node.
+    pub fn remote_users(&self, node: u64) -> Vec<(ChannelName, Arc<str>)> {
+        let mut out = Vec::new();
+        for entry in self.channels.iter() {
+            if let Some(roster) = &entry.roster {
+                for user in roster.users_on(node) {
+                    out.push((entry.key().clone(), user));
+                }
+            }
+        }
+        out
+    }
+
+    /// Presence members with a socket on this node, per channel: the state
+    /// this node reports to the others.
+    pub fn local_presence(&self) -> Vec<(ChannelName, Member)> {
+        let mut out = Vec::new();
+        for entry in self.channels.iter() {
+            if let Some(roster) = &entry.roster {
+                for member in roster.local_members() {
+                    out.push((entry.key().clone(), member.clone()));
+                }
+            }
         }
         out
     }
@@ -216,7 +300,9 @@ impl ChannelRegistry {
         ch.subscribers.get(&socket_id).map(|s| s.user_id.clone())
     }
 
-    /// Stats of one channel, `None` when nobody is subscribed.
+    /// Stats of one channel, `None` when nobody is subscribed. The
+    /// subscription count is this node's; the user count covers every
+    /// member known here (all nodes, in cluster mode).
     pub fn stats(&self, channel: &str) -> Option<ChannelStats> {
         self.channels.get(channel).map(|ch| stats_of(&ch))
     }
@@ -226,7 +312,11 @@ impl ChannelRegistry {
         let mut out: Vec<(ChannelName, ChannelStats)> = self
             .channels
             .iter()
-            .filter(|e| e.key().as_str().starts_with(prefix) && !e.subscribers.is_empty())
+            .filter(|e| {
+                e.key().as_str().starts_with(prefix)
+                    && (!e.subscribers.is_empty()
+                        || e.roster.as_ref().is_some_and(|r| !r.is_empty()))
+            })
             .map(|e| (e.key().clone(), stats_of(e.value())))
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -234,9 +324,12 @@ impl ChannelRegistry {
     }
 
     /// The members of a presence channel in join order, `None` if the
-    /// channel has no subscribers.
+    /// channel has no subscribers and no members.
     pub fn members(&self, channel: &str) -> Option<Vec<Member>> {
         let ch = self.channels.get(channel)?;
+        if ch.subscribers.is_empty() && ch.roster.as_ref().is_none_or(PresenceRoster::is_empty) {
+            return None;
+        }
         Some(
             ch.roster
                 .as_ref()

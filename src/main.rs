@@ -108,7 +108,13 @@ async fn start(mut config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let node = server::local_node(&config);
+    let node = match server::build_node(&config) {
+        Ok(node) => node,
+        Err(e) => {
+            eprintln!("clarion: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match listener.local_addr() {
         Ok(addr) => tracing::info!(apps = config.apps.len(), "listening on {addr}"),
         Err(e) => tracing::warn!(error = %e, "listening (address unknown)"),

@@ -17,7 +17,7 @@ pub struct Node {
     /// Listener and process-wide settings.
     pub server: ServerConfig,
     /// Every hosted app.
-    pub apps: AppRegistry,
+    pub apps: Arc<AppRegistry>,
     /// How events reach other nodes.
     pub adapter: Arc<dyn Adapter>,
     /// Occupancy and presence transitions, for observers.
@@ -34,7 +34,7 @@ impl Node {
     /// Builds the node state.
     pub fn new(
         server: ServerConfig,
-        apps: AppRegistry,
+        apps: Arc<AppRegistry>,
         adapter: Arc<dyn Adapter>,
         capacity: usize,
     ) -> Self {

@@ -23,6 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::adapter::local::LocalAdapter;
+use crate::adapter::redis::RedisAdapter;
 use crate::adapter::Adapter;
 use crate::apps::AppRegistry;
 use crate::config::Config;
@@ -54,20 +55,37 @@ pub async fn bind(config: &Config) -> Result<TcpListener, ServerError> {
         .map_err(|source| ServerError::Bind { addr, source })
 }
 
-/// Builds the shared node state for `config` with the given adapter.
-pub fn node(config: &Config, adapter: Arc<dyn Adapter>, capacity: usize) -> Arc<Node> {
-    Arc::new(Node::new(
+/// Builds the shared node state for `config`: the local adapter, or the
+/// Redis adapter when `scaling.enabled`. Must run inside a tokio runtime.
+///
+/// # Errors
+/// A message when the scaling configuration cannot be used.
+pub fn build_node(config: &Config) -> Result<Arc<Node>, String> {
+    let apps = Arc::new(AppRegistry::new(&config.apps));
+    let adapter: Arc<dyn Adapter> = if config.scaling.enabled {
+        Arc::new(RedisAdapter::start(&config.scaling, apps.clone())?)
+    } else {
+        Arc::new(LocalAdapter)
+    };
+    let capacity = config.server.max_connections.unwrap_or(usize::MAX);
+    Ok(Arc::new(Node::new(
         config.server.clone(),
-        AppRegistry::new(&config.apps),
+        apps,
         adapter,
         capacity,
-    ))
+    )))
 }
 
 /// Builds a single-node state (local adapter) for `config`.
 pub fn local_node(config: &Config) -> Arc<Node> {
+    let apps = Arc::new(AppRegistry::new(&config.apps));
     let capacity = config.server.max_connections.unwrap_or(usize::MAX);
-    node(config, Arc::new(LocalAdapter), capacity)
+    Arc::new(Node::new(
+        config.server.clone(),
+        apps,
+        Arc::new(LocalAdapter),
+        capacity,
+    ))
 }
 
 /// Serves `listener` until `shutdown` resolves, then stops accepting, closes

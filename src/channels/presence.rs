@@ -70,22 +70,51 @@ struct Entry {
     member: Member,
     /// Sockets of this user subscribed on this node.
     sockets: u32,
+    /// Other nodes where this user has at least one socket (cluster mode).
+    nodes: Vec<u64>,
 }
 
-/// The members of one presence channel in join order.
+impl Entry {
+    fn present(&self) -> bool {
+        self.sockets > 0 || !self.nodes.is_empty()
+    }
+}
+
+/// What a local join changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Joined {
+    /// The user was absent from the roster (announce `member_added`).
+    pub added: bool,
+    /// This is the user's first socket on this node (tell other nodes).
+    pub first_local: bool,
+}
+
+/// What a local leave changed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Left {
+    /// The user is now absent from the roster (announce `member_removed`).
+    pub removed: Option<Member>,
+    /// That was the user's last socket on this node (tell other nodes).
+    pub last_local: bool,
+}
+
+/// The members of one presence channel in join order: this node's sockets
+/// and, in cluster mode, the users other nodes reported.
 #[derive(Debug, Default)]
 pub struct PresenceRoster {
     members: IndexMap<Arc<str>, Entry>,
 }
 
 impl PresenceRoster {
-    /// Records one more socket of `member`; `true` if the user is new here
-    /// (the caller then announces `member_added`).
-    pub fn join(&mut self, member: &Member) -> bool {
+    /// Records one more local socket of `member`.
+    pub fn join(&mut self, member: &Member) -> Joined {
         match self.members.get_mut(&member.user_id) {
             Some(entry) => {
                 entry.sockets += 1;
-                false
+                Joined {
+                    added: false,
+                    first_local: entry.sockets == 1,
+                }
             }
             None => {
                 self.members.insert(
@@ -93,6 +122,52 @@ impl PresenceRoster {
                     Entry {
                         member: member.clone(),
                         sockets: 1,
+                        nodes: Vec::new(),
+                    },
+                );
+                Joined {
+                    added: true,
+                    first_local: true,
+                }
+            }
+        }
+    }
+
+    /// Records one local socket of `user_id` leaving.
+    pub fn leave(&mut self, user_id: &str) -> Left {
+        let Some(entry) = self.members.get_mut(user_id) else {
+            return Left::default();
+        };
+        entry.sockets = entry.sockets.saturating_sub(1);
+        let last_local = entry.sockets == 0;
+        let removed = if entry.present() {
+            None
+        } else {
+            self.members.shift_remove(user_id).map(|e| e.member)
+        };
+        Left {
+            removed,
+            last_local,
+        }
+    }
+
+    /// Another node reports `member` present; `true` if the user was absent.
+    pub fn remote_join(&mut self, node: u64, member: &Member) -> bool {
+        match self.members.get_mut(&member.user_id) {
+            Some(entry) => {
+                let was_present = entry.present();
+                if !entry.nodes.contains(&node) {
+                    entry.nodes.push(node);
+                }
+                !was_present
+            }
+            None => {
+                self.members.insert(
+                    member.user_id.clone(),
+                    Entry {
+                        member: member.clone(),
+                        sockets: 0,
+                        nodes: vec![node],
                     },
                 );
                 true
@@ -100,20 +175,42 @@ impl PresenceRoster {
         }
     }
 
-    /// Records one socket of `user_id` leaving; returns the member if it was
-    /// the user's last socket (the caller then announces `member_removed`).
-    pub fn leave(&mut self, user_id: &str) -> Option<Member> {
+    /// Another node reports `user_id` gone; returns the member if the user
+    /// is now absent everywhere.
+    pub fn remote_leave(&mut self, node: u64, user_id: &str) -> Option<Member> {
         let entry = self.members.get_mut(user_id)?;
-        entry.sockets = entry.sockets.saturating_sub(1);
-        if entry.sockets > 0 {
+        entry.nodes.retain(|n| *n != node);
+        if entry.present() {
             return None;
         }
         self.members.shift_remove(user_id).map(|e| e.member)
     }
 
+    /// Users reported by `node` (for a node that is gone or resent its state).
+    pub fn users_on(&self, node: u64) -> Vec<Arc<str>> {
+        self.members
+            .iter()
+            .filter(|(_, e)| e.nodes.contains(&node))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Members with at least one socket on this node.
+    pub fn local_members(&self) -> impl Iterator<Item = &Member> {
+        self.members
+            .values()
+            .filter(|e| e.sockets > 0)
+            .map(|e| &e.member)
+    }
+
     /// Number of distinct users.
     pub fn user_count(&self) -> usize {
         self.members.len()
+    }
+
+    /// Whether nobody is present.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
     }
 
     /// Members in join order.
@@ -138,11 +235,14 @@ mod tests {
         assert_eq!(&*a.user_id_json, "1");
         assert_eq!(&*b.user_id_json, "\"1\"");
         let mut roster = PresenceRoster::default();
-        assert!(roster.join(&a));
-        assert!(!roster.join(&b));
+        assert!(roster.join(&a).added);
+        assert!(!roster.join(&b).added);
         assert_eq!(roster.user_count(), 1);
-        assert_eq!(roster.leave("1"), None);
-        assert_eq!(roster.leave("1").map(|m| m.user_id), Some(Arc::from("1")));
+        assert_eq!(roster.leave("1").removed, None);
+        assert_eq!(
+            roster.leave("1").removed.map(|m| m.user_id),
+            Some(Arc::from("1"))
+        );
         assert_eq!(roster.user_count(), 0);
     }
 
@@ -158,6 +258,23 @@ mod tests {
         ] {
             assert_eq!(Member::from_channel_data(bad), Err(InvalidMember), "{bad}");
         }
+    }
+
+    #[test]
+    fn remote_presence_keeps_a_user_present() {
+        let a = member(r#"{"user_id":"7"}"#);
+        let mut roster = PresenceRoster::default();
+        assert!(roster.remote_join(2, &a), "absent -> present");
+        let joined = roster.join(&a);
+        assert!(!joined.added && joined.first_local);
+        assert_eq!(roster.remote_leave(2, "7"), None, "still here locally");
+        let left = roster.leave("7");
+        assert!(left.last_local);
+        assert_eq!(left.removed.map(|m| m.user_id), Some(Arc::from("7")));
+        assert!(roster.remote_join(3, &a));
+        assert_eq!(roster.users_on(3), vec![Arc::from("7")]);
+        assert!(roster.remote_leave(3, "7").is_some());
+        assert!(roster.is_empty());
     }
 
     #[test]

@@ -202,6 +202,9 @@ impl Session {
         }
         if let Some(m) = &member {
             self.app.add_user_socket(&m.user_id, self.socket_id);
+            if outcome.first_local {
+                self.node.adapter.member_joined(&self.app, &channel, m);
+            }
         }
         if channel.is_cache() {
             match self.app.cached(channel.as_str()) {

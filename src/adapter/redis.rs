@@ -1,0 +1,595 @@
+//! The Redis adapter: several Clarion replicas behave as one server.
+//!
+//! Every node PUBLISHes [`Envelope`]s on one Redis pub/sub channel,
+//! `{scaling.channel}:clarion` (so deployments with different
+//! `REVERB_SCALING_CHANNEL`s never cross-talk), and SUBSCRIBEs to it on a
+//! dedicated connection. Events are delivered locally first, then
+//! published; other nodes deliver them through the same `App::deliver`.
+//!
+//! Presence is replicated: each node announces a user's first and last
+//! socket on a presence channel, and every node keeps the whole cluster's
+//! roster, so `subscription_succeeded` lists members from every node and
+//! `member_added`/`member_removed` fire once per user for the cluster. A
+//! node that stops heartbeating for `node_timeout_ms` is presumed dead and
+//! its members are removed everywhere. After Redis returns, every node
+//! republishes its state (`State`, authoritative for its sender) and asks
+//! for everyone else's (`Sync`), so rosters converge.
+//!
+//! Counts that are not presence (subscriptions, connections) are gathered
+//! on demand: a `Query` is published, each node replies, and the asker
+//! waits for as many replies as `PUBLISH` reported receivers, or at most
+//! `query_timeout_ms`.
+
+pub mod envelope;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use dashmap::DashMap;
+use futures_util::StreamExt;
+use redis::aio::MultiplexedConnection;
+use tokio::sync::mpsc;
+use tokio::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+use super::{Adapter, AdapterError, Reach};
+use crate::apps::{App, AppRegistry};
+use crate::channels::{ChannelStats, Member};
+use crate::config::ScalingConfig;
+use crate::outbound::Frame;
+use crate::protocol::{ChannelName, SocketId};
+pub use envelope::{Answer, Envelope, Query, WireMember};
+
+/// Messages waiting for the publisher task before publishing counts as
+/// failed (the cluster link is too slow or down).
+const PUBLISH_QUEUE: usize = 65_536;
+
+/// Fan-out and cluster state through Redis pub/sub.
+#[derive(Debug, Clone)]
+pub struct RedisAdapter {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    node_id: u64,
+    /// The Redis pub/sub channel of this deployment.
+    channel: String,
+    config: ScalingConfig,
+    client: redis::Client,
+    apps: Arc<AppRegistry>,
+    /// Ordered queue to the publisher task (keeps per-publisher order).
+    outbox: mpsc::Sender<String>,
+    /// Subscribed and able to publish.
+    connected: AtomicBool,
+    /// A command connection for queries (cloned out; never held across await).
+    commands: Mutex<Option<MultiplexedConnection>>,
+    /// Other nodes and when each was last heard from.
+    peers: Mutex<HashMap<u64, Instant>>,
+    /// Queries waiting for replies.
+    pending: DashMap<u64, mpsc::UnboundedSender<Answer>>,
+    next_query: AtomicU64,
+    stop: CancellationToken,
+}
+
+impl RedisAdapter {
+    /// Starts the adapter's tasks (subscriber, publisher, heartbeat). Redis
+    /// need not be up yet: the tasks connect and reconnect with backoff.
+    ///
+    /// # Errors
+    /// A message when the Redis URL is invalid.
+    pub fn start(config: &ScalingConfig, apps: Arc<AppRegistry>) -> Result<Self, String> {
+        let url = config.redis_url();
+        let client =
+            redis::Client::open(url.as_str()).map_err(|e| format!("invalid Redis URL: {e}"))?;
+        let (outbox, queue) = mpsc::channel(PUBLISH_QUEUE);
+        let inner = Arc::new(Inner {
+            node_id: rand::random::<u64>() >> 11,
+            channel: format!("{}:clarion", config.channel),
+            config: config.clone(),
+            client,
+            apps,
+            outbox,
+            connected: AtomicBool::new(false),
+            commands: Mutex::new(None),
+            peers: Mutex::new(HashMap::new()),
+            pending: DashMap::new(),
+            next_query: AtomicU64::new(1),
+            stop: CancellationToken::new(),
+        });
+        tokio::spawn(subscriber(inner.clone()));
+        tokio::spawn(publisher(inner.clone(), queue));
+        tokio::spawn(heartbeat(inner.clone()));
+        tracing::info!(node_id = inner.node_id, channel = %inner.channel, "scaling through Redis");
+        Ok(RedisAdapter { inner })
+    }
+
+    /// This node's id in the cluster.
+    pub fn node_id(&self) -> u64 {
+        self.inner.node_id
+    }
+
+    /// Whether the node is currently linked to the cluster.
+    pub fn is_connected(&self) -> bool {
+        self.inner.connected.load(Ordering::Acquire)
+    }
+}
+
+impl Inner {
+    fn send(&self, envelope: &Envelope) -> Reach {
+        if !self.connected.load(Ordering::Acquire) {
+            return Reach::LocalOnly;
+        }
+        let Ok(text) = serde_json::to_string(envelope) else {
+            return Reach::LocalOnly;
+        };
+        match self.outbox.try_send(text) {
+            Ok(()) => Reach::Cluster,
+            Err(_) => Reach::LocalOnly,
+        }
+    }
+
+    fn lock<'a, T>(m: &'a Mutex<T>) -> std::sync::MutexGuard<'a, T> {
+        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn state(&self) -> Envelope {
+        let mut p = Vec::new();
+        for app in self.apps.iter() {
+            for (channel, member) in app.channels.local_presence() {
+                p.push((
+                    app.config.id.clone(),
+                    channel.to_string(),
+                    WireMember::from(&member),
+                ));
+            }
+        }
+        Envelope::State { n: self.node_id, p }
+    }
+
+    /// Forgets everything `node` reported; members only it had are removed.
+    fn forget(&self, node: u64) {
+        Inner::lock(&self.peers).remove(&node);
+        for app in self.apps.iter() {
+            for (channel, user) in app.channels.remote_users(node) {
+                app.channels.remote_leave(channel.as_str(), node, &user);
+            }
+        }
+    }
+
+    fn handle(&self, envelope: Envelope) {
+        let sender = envelope.sender();
+        if sender == self.node_id {
+            return;
+        }
+        Inner::lock(&self.peers).insert(sender, Instant::now());
+        match envelope {
+            Envelope::Event { a, c, x, f, .. } => {
+                let (Some(app), Ok(channel)) = (self.apps.by_id(&a), ChannelName::parse(&c)) else {
+                    return;
+                };
+                let except = x.as_deref().and_then(SocketId::parse);
+                app.deliver(&channel, &Frame::from(f), except);
+            }
+            Envelope::Terminate { a, u, .. } => {
+                if let Some(app) = self.apps.by_id(&a) {
+                    app.terminate_user(&u);
+                }
+            }
+            Envelope::Join { n, a, c, m } => {
+                if let (Some(app), Ok(channel)) = (self.apps.by_id(&a), ChannelName::parse(&c)) {
+                    app.channels.remote_join(&channel, n, &m.into());
+                }
+            }
+            Envelope::Leave { n, a, c, u } => {
+                if let Some(app) = self.apps.by_id(&a) {
+                    app.channels.remote_leave(&c, n, &u);
+                }
+            }
+            Envelope::State { n, p } => self.replace_state(n, p),
+            Envelope::Sync { .. } => {
+                self.send(&self.state());
+            }
+            Envelope::Heartbeat { .. } => {}
+            Envelope::Bye { n } => {
+                tracing::info!(node = n, "node left the cluster");
+                self.forget(n);
+            }
+            Envelope::Query { n, id, a, q } => {
+                if let Some(app) = self.apps.by_id(&a) {
+                    let r = answer(app, &q);
+                    self.send(&Envelope::Reply {
+                        n: self.node_id,
+                        to: n,
+                        id,
+                        r,
+                    });
+                }
+            }
+            Envelope::Reply { to, id, r, .. } => {
+                if to == self.node_id {
+                    if let Some(waiter) = self.pending.get(&id) {
+                        let _ = waiter.send(r);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies a node's full presence state, removing what it no longer has.
+    fn replace_state(&self, node: u64, entries: Vec<(String, String, WireMember)>) {
+        let mut kept: HashSet<(String, String, String)> = HashSet::new();
+        for (a, c, m) in entries {
+            kept.insert((a.clone(), c.clone(), m.id.clone()));
+            if let (Some(app), Ok(channel)) = (self.apps.by_id(&a), ChannelName::parse(&c)) {
+                app.channels.remote_join(&channel, node, &m.into());
+            }
+        }
+        for app in self.apps.iter() {
+            for (channel, user) in app.channels.remote_users(node) {
+                let key = (app.config.id.clone(), channel.to_string(), user.to_string());
+                if !kept.contains(&key) {
+                    app.channels.remote_leave(channel.as_str(), node, &user);
+                }
+            }
+        }
+    }
+
+    async fn scatter(&self, app: &App, query: Query) -> Result<Vec<Answer>, AdapterError> {
+        let conn = Inner::lock(&self.commands).clone();
+        let Some(mut conn) = conn.filter(|_| self.connected.load(Ordering::Acquire)) else {
+            return Err(AdapterError::Unavailable(
+                "Redis is not reachable".to_owned(),
+            ));
+        };
+        let id = self.next_query.fetch_add(1, Ordering::Relaxed);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        self.pending.insert(id, tx);
+        let message = Envelope::Query {
+            n: self.node_id,
+            id,
+            a: app.config.id.clone(),
+            q: query,
+        };
+        let text = serde_json::to_string(&message)
+            .map_err(|e| AdapterError::Unavailable(e.to_string()))?;
+        let receivers: Result<usize, _> = redis::cmd("PUBLISH")
+            .arg(&self.channel)
+            .arg(text)
+            .query_async(&mut conn)
+            .await;
+        let mut answers = Vec::new();
+        if let Ok(receivers) = receivers {
+            // Every subscriber but this node answers.
+            let expected = receivers.saturating_sub(1);
+            let deadline = Instant::now() + Duration::from_millis(self.config.query_timeout_ms);
+            while answers.len() < expected {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(a)) => answers.push(a),
+                    _ => {
+                        tracing::warn!(
+                            expected,
+                            got = answers.len(),
+                            "cluster query timed out; answering with the nodes that replied"
+                        );
+                        break;
+                    }
+                }
+            }
+        }
+        self.pending.remove(&id);
+        Ok(answers)
+    }
+}
+
+fn answer(app: &App, query: &Query) -> Answer {
+    match query {
+        Query::Channels { prefix } => Answer::Channels {
+            list: app
+                .channels
+                .list(prefix)
+                .into_iter()
+                .filter(|(_, s)| s.subscription_count > 0)
+                .map(|(c, s)| (c.to_string(), s.subscription_count))
+                .collect(),
+        },
+        Query::Channel { name } => Answer::Channel {
+            count: app
+                .channels
+                .stats(name)
+                .map(|s| s.subscription_count)
+                .filter(|c| *c > 0),
+        },
+        Query::Connections => Answer::Connections {
+            count: app.connection_count(),
+        },
+    }
+}
+
+#[async_trait]
+impl Adapter for RedisAdapter {
+    fn publish(
+        &self,
+        app: &App,
+        channel: &ChannelName,
+        frame: &Frame,
+        except: Option<SocketId>,
+    ) -> Reach {
+        app.deliver(channel, frame, except);
+        self.inner.send(&Envelope::Event {
+            n: self.inner.node_id,
+            a: app.config.id.clone(),
+            c: channel.to_string(),
+            x: except.map(|s| s.to_string()),
+            f: frame.as_str().to_owned(),
+        })
+    }
+
+    fn member_joined(&self, app: &App, channel: &ChannelName, member: &Member) {
+        self.inner.send(&Envelope::Join {
+            n: self.inner.node_id,
+            a: app.config.id.clone(),
+            c: channel.to_string(),
+            m: member.into(),
+        });
+    }
+
+    fn member_left(&self, app: &App, channel: &ChannelName, user_id: &str) {
+        self.inner.send(&Envelope::Leave {
+            n: self.inner.node_id,
+            a: app.config.id.clone(),
+            c: channel.to_string(),
+            u: user_id.to_owned(),
+        });
+    }
+
+    fn terminate_user(&self, app: &App, user_id: &str) -> Reach {
+        app.terminate_user(user_id);
+        self.inner.send(&Envelope::Terminate {
+            n: self.inner.node_id,
+            a: app.config.id.clone(),
+            u: user_id.to_owned(),
+        })
+    }
+
+    async fn channels(
+        &self,
+        app: &App,
+        prefix: &str,
+    ) -> Result<Vec<(ChannelName, ChannelStats)>, AdapterError> {
+        let answers = self
+            .inner
+            .scatter(
+                app,
+                Query::Channels {
+                    prefix: prefix.to_owned(),
+                },
+            )
+            .await?;
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for (name, stats) in app.channels.list(prefix) {
+            *counts.entry(name.to_string()).or_default() += stats.subscription_count;
+        }
+        for a in answers {
+            if let Answer::Channels { list } = a {
+                for (name, count) in list {
+                    *counts.entry(name).or_default() += count;
+                }
+            }
+        }
+        let mut out: Vec<(ChannelName, ChannelStats)> = counts
+            .into_iter()
+            .filter_map(|(name, subscription_count)| {
+                let channel = ChannelName::parse(&name).ok()?;
+                let user_count = app.channels.stats(&name).and_then(|s| s.user_count);
+                Some((
+                    channel,
+                    ChannelStats {
+                        subscription_count,
+                        user_count,
+                    },
+                ))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    async fn channel(
+        &self,
+        app: &App,
+        channel: &str,
+    ) -> Result<Option<ChannelStats>, AdapterError> {
+        let answers = self
+            .inner
+            .scatter(
+                app,
+                Query::Channel {
+                    name: channel.to_owned(),
+                },
+            )
+            .await?;
+        let local = app.channels.stats(channel);
+        let mut total = local.as_ref().map_or(0, |s| s.subscription_count);
+        for a in answers {
+            if let Answer::Channel { count: Some(c) } = a {
+                total += c;
+            }
+        }
+        let user_count = local.and_then(|s| s.user_count);
+        let occupied = total > 0 || user_count.is_some_and(|u| u > 0);
+        Ok(occupied.then_some(ChannelStats {
+            subscription_count: total,
+            user_count,
+        }))
+    }
+
+    async fn members(&self, app: &App, channel: &str) -> Result<Option<Vec<Member>>, AdapterError> {
+        // Every node holds the whole cluster's roster.
+        Ok(app.channels.members(channel))
+    }
+
+    async fn connections(&self, app: &App) -> Result<usize, AdapterError> {
+        let answers = self.inner.scatter(app, Query::Connections).await?;
+        Ok(answers
+            .into_iter()
+            .fold(app.connection_count(), |sum, a| match a {
+                Answer::Connections { count } => sum + count,
+                _ => sum,
+            }))
+    }
+
+    async fn shutdown(&self) {
+        let inner = &self.inner;
+        let conn = Inner::lock(&inner.commands).clone();
+        if let Some(mut conn) = conn {
+            let bye =
+                serde_json::to_string(&Envelope::Bye { n: inner.node_id }).unwrap_or_default();
+            let mut publish = redis::cmd("PUBLISH");
+            publish.arg(&inner.channel).arg(bye);
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                publish.query_async::<i64>(&mut conn),
+            )
+            .await;
+        }
+        inner.stop.cancel();
+    }
+}
+
+/// Backoff between reconnection attempts: 100 ms doubling to 5 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((100u64 << attempt.min(6)).min(5_000))
+}
+
+/// Keeps one SUBSCRIBE connection up and applies what arrives.
+async fn subscriber(inner: Arc<Inner>) {
+    let mut attempt = 0u32;
+    let mut ever_connected = false;
+    loop {
+        let linked = async {
+            let mut pubsub = inner.client.get_async_pubsub().await?;
+            pubsub.subscribe(&inner.channel).await?;
+            let commands = inner.client.get_multiplexed_async_connection().await?;
+            Ok::<_, redis::RedisError>((pubsub, commands))
+        };
+        let result = tokio::select! {
+            _ = inner.stop.cancelled() => return,
+            r = linked => r,
+        };
+        match result {
+            Ok((mut pubsub, commands)) => {
+                attempt = 0;
+                *Inner::lock(&inner.commands) = Some(commands);
+                inner.connected.store(true, Ordering::Release);
+                if ever_connected {
+                    tracing::info!("reconnected to Redis; resynchronising presence");
+                } else {
+                    tracing::info!("connected to Redis");
+                }
+                ever_connected = true;
+                // Peers could not be heard while we were away: restart their clocks.
+                for seen in Inner::lock(&inner.peers).values_mut() {
+                    *seen = Instant::now();
+                }
+                inner.send(&inner.state());
+                inner.send(&Envelope::Sync { n: inner.node_id });
+                let mut messages = pubsub.on_message();
+                loop {
+                    tokio::select! {
+                        _ = inner.stop.cancelled() => return,
+                        message = messages.next() => match message {
+                            Some(message) => {
+                                let Ok(payload) = message.get_payload::<String>() else { continue };
+                                match serde_json::from_str::<Envelope>(&payload) {
+                                    Ok(envelope) => inner.handle(envelope),
+                                    Err(e) => tracing::debug!(error = %e, "ignoring an unreadable cluster message"),
+                                }
+                            }
+                            None => break,
+                        }
+                    }
+                }
+                inner.connected.store(false, Ordering::Release);
+                tracing::warn!(
+                    "lost the Redis connection; serving local sockets only until it returns"
+                );
+            }
+            Err(e) => {
+                inner.connected.store(false, Ordering::Release);
+                // Logged once per outage, not once per attempt.
+                if attempt == 0 {
+                    tracing::warn!(error = %e, "cannot reach Redis; retrying with backoff");
+                }
+            }
+        }
+        tokio::select! {
+            _ = inner.stop.cancelled() => return,
+            _ = tokio::time::sleep(backoff(attempt)) => {}
+        }
+        attempt = attempt.saturating_add(1);
+    }
+}
+
+/// Publishes queued envelopes in order on the command connection.
+async fn publisher(inner: Arc<Inner>, mut queue: mpsc::Receiver<String>) {
+    let mut failing = false;
+    loop {
+        let text = tokio::select! {
+            _ = inner.stop.cancelled() => return,
+            t = queue.recv() => match t { Some(t) => t, None => return },
+        };
+        let conn = Inner::lock(&inner.commands).clone();
+        let Some(mut conn) = conn else { continue };
+        let sent: Result<i64, _> = redis::cmd("PUBLISH")
+            .arg(&inner.channel)
+            .arg(text)
+            .query_async(&mut conn)
+            .await;
+        match sent {
+            Ok(_) if failing => {
+                failing = false;
+                tracing::info!("publishing to Redis again");
+            }
+            Ok(_) => {}
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(error = %e, "publishing to Redis failed; events stay local until it recovers");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Announces this node every `heartbeat_interval_ms` and removes nodes not
+/// heard from for `node_timeout_ms` (only while this node itself is linked).
+async fn heartbeat(inner: Arc<Inner>) {
+    let every = Duration::from_millis(inner.config.heartbeat_interval_ms);
+    let timeout = Duration::from_millis(inner.config.node_timeout_ms);
+    let mut tick = tokio::time::interval(every.min(Duration::from_secs(1)));
+    let mut last_beat = Instant::now() - every;
+    loop {
+        tokio::select! {
+            _ = inner.stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if !inner.connected.load(Ordering::Acquire) {
+            continue;
+        }
+        if last_beat.elapsed() >= every {
+            inner.send(&Envelope::Heartbeat { n: inner.node_id });
+            last_beat = Instant::now();
+        }
+        let dead: Vec<u64> = Inner::lock(&inner.peers)
+            .iter()
+            .filter(|(_, seen)| seen.elapsed() > timeout)
+            .map(|(n, _)| *n)
+            .collect();
+        for node in dead {
+            tracing::warn!(node, "node silent for {timeout:?}; removing its members");
+            inner.forget(node);
+        }
+    }
+}
