@@ -90,6 +90,7 @@ fn init_logging(debug: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 
@@ -116,7 +117,7 @@ async fn start(mut config: Config) -> ExitCode {
         }
     };
     match listener.local_addr() {
-        Ok(addr) => tracing::info!(apps = config.apps.len(), "listening on {addr}"),
+        Ok(addr) => tracing::info!("listening on {addr}"),
         Err(e) => tracing::warn!(error = %e, "listening (address unknown)"),
     }
     server::run(listener, node, clarion::shutdown::signal()).await;

@@ -14,3 +14,21 @@ async fn publish_reaches_subscriber() {
     assert_eq!(f["channel"], "orders");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn terminate_closes_presence_member() {
+    let server = TestServer::start().await;
+    let mut a = server.connect().await;
+    a.subscribe_presence("presence-x", "alice").await;
+    let (status, _) = server
+        .api(
+            "POST",
+            "/apps/app-id/users/alice/terminate_connections",
+            &[],
+            "{}",
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(a.expect_close().await, 4009);
+    server.shutdown().await;
+}

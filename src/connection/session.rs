@@ -255,6 +255,9 @@ impl Session {
             .app
             .channels
             .unsubscribe(channel.as_str(), self.socket_id, count_events);
+        if let Some(user_id) = &outcome.last_local {
+            self.node.adapter.member_left(&self.app, channel, user_id);
+        }
         if let Some(user_id) = outcome.member_removed {
             self.node.lifecycle.emit(LifecycleEvent::MemberRemoved {
                 app_id: self.app.id.clone(),

@@ -1,0 +1,358 @@
+//! Several nodes behave as one server through a real Redis: cross-node
+//! delivery and exclusion, cluster-wide presence, aggregated queries,
+//! terminate everywhere, a SIGKILLed node's members removed, Redis killed
+//! and restarted mid-stream, and two deployments on one Redis isolated.
+
+mod cluster_support;
+mod support;
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use cluster_support::{node_config, Node, ProcessNode, Redis};
+use support::{raw_http, Client};
+
+async fn connect(addr: SocketAddr) -> Client {
+    let url = format!("ws://{addr}/app/app-key?protocol=7");
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
+    let mut client = Client {
+        ws,
+        socket_id: String::new(),
+    };
+    let hello = client.expect_event("pusher:connection_established").await;
+    let data: Value = serde_json::from_str(hello["data"].as_str().expect("string")).expect("json");
+    client.socket_id = data["socket_id"].as_str().expect("socket_id").to_owned();
+    client
+}
+
+async fn api(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    params: &[(&str, &str)],
+    body: &str,
+) -> (u16, Value) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let query = clarion::auth::http_signature::signed_query(
+        "app-key",
+        "app-secret",
+        method,
+        path,
+        params,
+        body.as_bytes(),
+        now,
+    );
+    let (status, text) = raw_http(addr, method, &format!("{path}?{query}"), body).await;
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn trigger(addr: SocketAddr, channel: &str, event: &str, socket_id: Option<&str>) -> u16 {
+    let mut body = json!({"name": event, "channel": channel, "data": "{}"});
+    if let Some(s) = socket_id {
+        body["socket_id"] = json!(s);
+    }
+    api(addr, "POST", "/apps/app-id/events", &[], &body.to_string())
+        .await
+        .0
+}
+
+/// Polls `check` until it holds or `limit` passes.
+async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// The next frame named `event` within `limit`, skipping others.
+async fn try_event(client: &mut Client, event: &str, limit: Duration) -> Option<Value> {
+    use futures_util::StreamExt;
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let message = tokio::time::timeout_at(deadline, client.ws.next())
+            .await
+            .ok()??;
+        if let Ok(tokio_tungstenite::tungstenite::Message::Text(t)) = message {
+            let frame: Value = serde_json::from_str(t.as_str()).ok()?;
+            if frame["event"] == event {
+                return Some(frame);
+            }
+        }
+    }
+}
+
+/// The next frame that is not a link probe.
+async fn next_real(client: &mut Client) -> Value {
+    loop {
+        let frame = client.frame().await;
+        if frame["event"] != "probe" {
+            return frame;
+        }
+    }
+}
+
+/// Waits until both nodes are linked: a publish on `a` reaches `b`.
+async fn linked(a: SocketAddr, b: &mut Client, channel: &str) {
+    for _ in 0..40 {
+        if trigger(a, channel, "probe", None).await == 200
+            && try_event(b, "probe", Duration::from_millis(500))
+                .await
+                .is_some()
+        {
+            return;
+        }
+    }
+    panic!("the nodes never linked through Redis");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_cross_nodes_with_exclusion_and_client_events() {
+    let redis = Redis::start().await;
+    let a = Node::start(node_config(&redis, "t1")).await;
+    let b = Node::start(node_config(&redis, "t1")).await;
+    let mut on_a = connect(a.addr).await;
+    let mut on_b = connect(b.addr).await;
+    let mut on_b2 = connect(b.addr).await;
+    on_a.subscribe_private("private-room").await;
+    on_b.subscribe_private("private-room").await;
+    on_b2.subscribe_private("private-room").await;
+    linked(a.addr, &mut on_b, "private-room").await;
+
+    // socket_id exclusion applies on the node that holds the socket.
+    assert_eq!(
+        trigger(a.addr, "private-room", "first", Some(&on_b.socket_id)).await,
+        200
+    );
+    assert_eq!(trigger(a.addr, "private-room", "second", None).await, 200);
+    on_b2.expect_event("first").await;
+    on_a.expect_event("first").await;
+    let next = next_real(&mut on_b).await;
+    assert_eq!(next["event"], "second", "excluded socket got {next}");
+
+    // A client event sent on B reaches A, not the sender.
+    on_b.send_json(json!({"event":"client-typing","channel":"private-room","data":{"n":1}}))
+        .await;
+    let relayed = on_a.expect_event("client-typing").await;
+    assert_eq!(relayed["data"], json!({"n":1}));
+    on_b2.expect_event("client-typing").await;
+    on_b.assert_nothing_pending().await;
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_is_cluster_wide_and_queries_aggregate() {
+    let redis = Redis::start().await;
+    let a = Node::start(node_config(&redis, "t2")).await;
+    let b = Node::start(node_config(&redis, "t2")).await;
+    let mut watcher = connect(b.addr).await;
+    watcher.subscribe("public-probe").await;
+    linked(a.addr, &mut watcher, "public-probe").await;
+
+    let mut alice_a = connect(a.addr).await;
+    alice_a.subscribe_presence("presence-room", "alice").await;
+    // A subscriber joining on B sees alice from A in its roster.
+    let ok = eventually(Duration::from_secs(5), || async {
+        let (_, users) = api(
+            b.addr,
+            "GET",
+            "/apps/app-id/channels/presence-room/users",
+            &[],
+            "",
+        )
+        .await;
+        users["users"] == json!([{"id":"alice"}])
+    })
+    .await;
+    assert!(ok, "B never learnt of alice");
+    let mut bob_b = connect(b.addr).await;
+    let roster = bob_b.subscribe_presence("presence-room", "bob").await;
+    assert_eq!(roster["presence"]["count"], 2, "{roster}");
+    assert!(
+        roster["presence"]["hash"].get("alice").is_some(),
+        "{roster}"
+    );
+    let added = alice_a.expect_event("pusher_internal:member_added").await;
+    assert!(added["data"].as_str().expect("string").contains("\"bob\""));
+
+    // alice opens a second tab on B: nobody is told again.
+    let mut alice_b = connect(b.addr).await;
+    alice_b.subscribe_presence("presence-room", "alice").await;
+    bob_b.assert_nothing_pending().await;
+
+    // Queries cover both nodes.
+    let (_, channels) = api(
+        a.addr,
+        "GET",
+        "/apps/app-id/channels",
+        &[("info", "user_count")],
+        "",
+    )
+    .await;
+    assert_eq!(
+        channels["channels"]["presence-room"]["user_count"], 2,
+        "{channels}"
+    );
+    let (_, channel) = api(
+        b.addr,
+        "GET",
+        "/apps/app-id/channels/presence-room",
+        &[("info", "user_count")],
+        "",
+    )
+    .await;
+    assert_eq!(channel, json!({"occupied": true, "user_count": 2}));
+    let (_, public) = api(
+        a.addr,
+        "GET",
+        "/apps/app-id/channels/public-probe",
+        &[("info", "subscription_count")],
+        "",
+    )
+    .await;
+    assert_eq!(public, json!({"occupied": true, "subscription_count": 1}));
+    let (_, connections) = api(a.addr, "GET", "/apps/app-id/connections", &[], "").await;
+    assert_eq!(connections["connections"], 4, "{connections}");
+
+    // alice's tab on A closes: she is still on B, so no member_removed.
+    drop(alice_a);
+    bob_b.assert_nothing_pending().await;
+    // Terminating alice from A closes her socket on B; then she is gone.
+    let (status, _) = api(
+        a.addr,
+        "POST",
+        "/apps/app-id/users/alice/terminate_connections",
+        &[],
+        "{}",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(alice_b.expect_close().await, 4009);
+    let removed = bob_b.expect_event("pusher_internal:member_removed").await;
+    assert_eq!(removed["data"], r#"{"user_id":"alice"}"#);
+    a.shutdown().await;
+    // A graceful shutdown of A leaves B serving.
+    bob_b.assert_nothing_pending().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_node_members_are_removed_within_the_bound() {
+    let redis = Redis::start().await;
+    let mut victim = ProcessNode::start(&redis, "t3").await;
+    let survivor = Node::start(node_config(&redis, "t3")).await;
+    let mut watcher = connect(survivor.addr).await;
+    watcher.subscribe_presence("presence-ops", "watcher").await;
+    let mut doomed = connect(victim.addr).await;
+    doomed.subscribe_presence("presence-ops", "doomed").await;
+    assert!(
+        try_event(
+            &mut watcher,
+            "pusher_internal:member_added",
+            Duration::from_secs(10)
+        )
+        .await
+        .is_some(),
+        "the survivor never saw the member on the other node"
+    );
+    let killed_at = tokio::time::Instant::now();
+    victim.kill();
+    // The default node timeout is 10 s; the documented bound is 15 s.
+    let removed = try_event(
+        &mut watcher,
+        "pusher_internal:member_removed",
+        Duration::from_secs(16),
+    )
+    .await
+    .expect("member_removed within 16 s");
+    assert_eq!(removed["data"], r#"{"user_id":"doomed"}"#);
+    let took = killed_at.elapsed();
+    assert!(took <= Duration::from_secs(15), "cleanup took {took:?}");
+    eprintln!("killed node's member removed after {took:?}");
+    survivor.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_keeps_local_delivery_and_converges_after() {
+    let mut redis = Redis::start().await;
+    let a = Node::start(node_config(&redis, "t4")).await;
+    let b = Node::start(node_config(&redis, "t4")).await;
+    let mut local = connect(a.addr).await;
+    let mut remote = connect(b.addr).await;
+    local.subscribe("ticker").await;
+    remote.subscribe("ticker").await;
+    linked(a.addr, &mut remote, "ticker").await;
+
+    redis.kill();
+    // Local delivery keeps working; the publisher is told it stayed local.
+    let ok = eventually(Duration::from_secs(5), || async {
+        trigger(a.addr, "ticker", "during", None).await == 503
+    })
+    .await;
+    assert!(ok, "publishing during the outage never reported 503");
+    local.expect_event("during").await;
+
+    redis.restart().await;
+    let ok = eventually(Duration::from_secs(15), || async {
+        trigger(a.addr, "ticker", "after", None).await == 200
+    })
+    .await;
+    assert!(ok, "node A never reconnected");
+    linked(a.addr, &mut remote, "ticker").await;
+
+    // Presence converges after the outage too.
+    let mut member = connect(a.addr).await;
+    member.subscribe_presence("presence-after", "m1").await;
+    let ok = eventually(Duration::from_secs(5), || async {
+        let (_, users) = api(
+            b.addr,
+            "GET",
+            "/apps/app-id/channels/presence-after/users",
+            &[],
+            "",
+        )
+        .await;
+        users["users"] == json!([{"id":"m1"}])
+    })
+    .await;
+    assert!(ok, "rosters did not converge after Redis returned");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_deployments_on_one_redis_are_isolated() {
+    let redis = Redis::start().await;
+    let blue = Node::start(node_config(&redis, "blue")).await;
+    let blue2 = Node::start(node_config(&redis, "blue")).await;
+    let green = Node::start(node_config(&redis, "green")).await;
+    let mut on_blue2 = connect(blue2.addr).await;
+    let mut on_green = connect(green.addr).await;
+    on_blue2.subscribe("news").await;
+    on_green.subscribe("news").await;
+    linked(blue.addr, &mut on_blue2, "news").await;
+    assert_eq!(trigger(green.addr, "news", "green-only", None).await, 200);
+    // The first frame green sees is its own event: none of blue's probes.
+    assert_eq!(on_green.frame().await["event"], "green-only");
+    blue.shutdown().await;
+    blue2.shutdown().await;
+    green.shutdown().await;
+}

@@ -1,0 +1,191 @@
+//! Cluster harness: a real `redis-server` on an ephemeral port (killable and
+//! restartable) and Clarion nodes with scaling on, in-process or as
+//! separate processes of the built binary.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use clarion::config::{AppConfig, Config};
+
+/// A `redis-server` child process on a free loopback port.
+pub struct Redis {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Redis {
+    pub async fn start() -> Redis {
+        let mut redis = Redis {
+            port: free_port(),
+            child: None,
+        };
+        redis.restart().await;
+        redis
+    }
+
+    /// (Re)starts the server on the same port and waits until it answers.
+    pub async fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/test.sh installs it)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start");
+    }
+
+    /// Kills the server (SIGKILL) and waits for it to exit.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A config for one cluster node of the default app.
+pub fn node_config(redis: &Redis, namespace: &str) -> Config {
+    let mut config = Config::default();
+    config.server.host = "127.0.0.1".to_owned();
+    config.server.port = 0;
+    config.server.shutdown_grace_period = 5;
+    config.apps = vec![AppConfig::development()];
+    config.scaling.enabled = true;
+    config.scaling.channel = namespace.to_owned();
+    config.scaling.url = Some(redis.url());
+    config.scaling.heartbeat_interval_ms = 300;
+    config.scaling.node_timeout_ms = 2_000;
+    config.scaling.query_timeout_ms = 1_000;
+    config
+}
+
+/// An in-process node.
+pub struct Node {
+    pub addr: SocketAddr,
+    stop: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Node {
+    pub async fn start(config: Config) -> Node {
+        let listener = clarion::server::bind(&config).await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let node = clarion::server::build_node(&config).expect("node");
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            clarion::server::run(listener, node, async move { stopped.cancelled().await }).await;
+        });
+        Node {
+            addr,
+            stop,
+            task: Some(task),
+        }
+    }
+
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(15), task)
+                .await
+                .expect("node stops")
+                .expect("task");
+        }
+    }
+}
+
+/// A node running as a separate process of the built binary.
+pub struct ProcessNode {
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl ProcessNode {
+    pub async fn start(redis: &Redis, namespace: &str) -> ProcessNode {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_clarion"))
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .env_clear()
+            .env("REVERB_APP_ID", "app-id")
+            .env("REVERB_APP_KEY", "app-key")
+            .env("REVERB_APP_SECRET", "app-secret")
+            .env("REVERB_SCALING_ENABLED", "true")
+            .env("REVERB_SCALING_CHANNEL", namespace)
+            .env("REDIS_URL", redis.url())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn clarion");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    let addr = addr.split_whitespace().next().unwrap_or_default();
+                    let _ = tx.send(addr.to_owned());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("node reports its address");
+        ProcessNode {
+            addr: addr.parse().expect("socket addr"),
+            child,
+        }
+    }
+
+    /// SIGKILL: no goodbye, no cleanup.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ProcessNode {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
