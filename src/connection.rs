@@ -104,7 +104,14 @@ where
         pinged: false,
         control_frames: false,
     };
-    let timer = sleep_until(live.last_seen + ping_interval);
+    // The first wake-up is the earlier of the first ping and the sign-in
+    // deadline, so a short `user_authentication_timeout` is not delayed
+    // until the ping interval.
+    let timer = sleep_until(next_deadline(
+        live.last_seen + ping_interval,
+        signin_deadline,
+        session,
+    ));
     tokio::pin!(timer);
     loop {
         tokio::select! {

@@ -1,22 +1,22 @@
 //! Test harness: an in-process Clarion on `127.0.0.1:0`, WebSocket clients
-//! that wait for specific frames with a timeout, and a signed HTTP API
-//! client.
+//! ([`client`]) that wait for specific frames with a timeout, and a signed
+//! HTTP API client.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 use clarion::auth::http_signature::signed_query;
 use clarion::config::{AppConfig, Config};
+
+mod client;
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use client::{Client, Received};
 
 /// How long any wait in a test may take before it fails.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -165,18 +165,14 @@ pub async fn raw_http(
     path_and_query: &str,
     body: &str,
 ) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let mut stream = TcpStream::connect(addr).await.expect("tcp connect");
     let request = format!(
         "{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.expect("write");
-    let mut response = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut response))
-        .await
-        .expect("response in time")
-        .expect("read");
+    let response = read_all(&mut stream).await;
     let text = String::from_utf8_lossy(&response).into_owned();
     let status = text
         .split(' ')
@@ -190,138 +186,137 @@ pub async fn raw_http(
     (status, body)
 }
 
-/// A WebSocket test client.
-pub struct Client {
-    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-    pub socket_id: String,
-}
-
-/// What a wait ended with.
-#[derive(Debug)]
-pub enum Received {
-    Frame(Value),
-    Closed(Option<CloseFrame>),
-}
-
-impl Client {
-    pub async fn send_json(&mut self, value: Value) {
-        self.send_text(&value.to_string()).await;
-    }
-
-    pub async fn send_text(&mut self, text: &str) {
-        self.ws
-            .send(Message::text(text.to_owned()))
+/// Reads until EOF, keeping what arrived even if the peer resets the
+/// connection (a server may answer 413 and close before reading the body).
+async fn read_all(stream: &mut TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut response = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let read = tokio::time::timeout(WAIT, stream.read(&mut buf))
             .await
-            .expect("send");
-    }
-
-    /// The next text frame as JSON, or the close frame; panics after [`WAIT`].
-    pub async fn next(&mut self) -> Received {
-        loop {
-            let message = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a frame within the wait");
-            match message {
-                Some(Ok(Message::Text(t))) => {
-                    return Received::Frame(
-                        serde_json::from_str(t.as_str()).expect("server frames are JSON"),
-                    )
-                }
-                Some(Ok(Message::Close(frame))) => return Received::Closed(frame),
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return Received::Closed(None),
-            }
+            .expect("response in time");
+        match read {
+            Ok(0) | Err(_) => return response,
+            Ok(n) => response.extend_from_slice(&buf[..n]),
         }
     }
+}
 
-    /// The next text frame; panics on close.
-    pub async fn frame(&mut self) -> Value {
-        match self.next().await {
-            Received::Frame(v) => v,
-            Received::Closed(c) => panic!("socket closed while waiting for a frame: {c:?}"),
-        }
+/// An HTTP response as the raw client saw it.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
-    /// Skips frames until one with `event` arrives.
-    pub async fn expect_event(&mut self, event: &str) -> Value {
-        loop {
-            let frame = self.frame().await;
-            if frame["event"] == event {
-                return frame;
-            }
-        }
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| Value::String(self.body.clone()))
     }
+}
 
-    /// Waits for the close frame; returns its code.
-    pub async fn expect_close(&mut self) -> u16 {
-        loop {
-            if let Received::Closed(frame) = self.next().await {
-                return frame.map_or(1006, |f| u16::from(f.code));
-            }
-        }
+/// Writes `parts` one after another (flushing and yielding between them, so
+/// a request can arrive in several TCP segments) and reads the response.
+pub async fn raw_request(addr: SocketAddr, parts: &[&[u8]]) -> RawResponse {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = TcpStream::connect(addr).await.expect("tcp connect");
+    stream.set_nodelay(true).expect("nodelay");
+    for part in parts {
+        stream.write_all(part).await.expect("write");
+        stream.flush().await.expect("flush");
+        tokio::task::yield_now().await;
     }
-
-    /// Waits for a `pusher:error` and returns its code.
-    pub async fn expect_error(&mut self) -> i64 {
-        let frame = self.expect_event("pusher:error").await;
-        let data: Value =
-            serde_json::from_str(frame["data"].as_str().expect("error data is a string"))
-                .expect("json");
-        data["code"].as_i64().expect("code")
+    let response = read_all(&mut stream).await;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    RawResponse {
+        status,
+        headers,
+        body: body.to_owned(),
     }
+}
 
-    /// Subscribes to a public channel and waits for the ack.
-    pub async fn subscribe(&mut self, channel: &str) {
-        self.send_json(
-            serde_json::json!({"event":"pusher:subscribe","data":{"auth":"","channel":channel}}),
+/// Unix time now.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+impl TestServer {
+    /// The signed query string for a request with the first app's
+    /// credentials, signed now.
+    pub fn signed(&self, method: &str, path: &str, params: &[(&str, &str)], body: &str) -> String {
+        let app = &self.config.apps[0];
+        signed_query(
+            &app.key,
+            &app.secret,
+            method,
+            path,
+            params,
+            body.as_bytes(),
+            now(),
         )
-        .await;
-        self.expect_event("pusher_internal:subscription_succeeded")
-            .await;
     }
 
-    /// Subscribes to a private channel with a valid signature.
-    pub async fn subscribe_private(&mut self, channel: &str) {
-        let auth = clarion::auth::channel_auth_token(
-            "app-key",
-            "app-secret",
-            &self.socket_id,
-            channel,
-            None,
-        );
-        self.send_json(
-            serde_json::json!({"event":"pusher:subscribe","data":{"auth":auth,"channel":channel}}),
+    /// Opens a WebSocket to `url` with extra request headers; returns the
+    /// client (nothing read yet) and the handshake response.
+    pub async fn connect_url(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> (
+        Client,
+        tokio_tungstenite::tungstenite::handshake::client::Response,
+    ) {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::http::HeaderValue;
+        let mut request = url.into_client_request().expect("request");
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                    .expect("header name"),
+                HeaderValue::from_str(value).expect("header value"),
+            );
+        }
+        let (ws, response) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        (
+            Client {
+                ws,
+                socket_id: String::new(),
+            },
+            response,
         )
-        .await;
-        self.expect_event("pusher_internal:subscription_succeeded")
-            .await;
     }
 
-    /// Subscribes to a presence channel; returns the succeeded frame's data.
-    pub async fn subscribe_presence(&mut self, channel: &str, user_id: &str) -> Value {
-        let channel_data = serde_json::json!({"user_id": user_id, "user_info": {"name": format!("user {user_id}")}}).to_string();
-        let auth = clarion::auth::channel_auth_token(
-            "app-key",
-            "app-secret",
-            &self.socket_id,
-            channel,
-            Some(&channel_data),
-        );
-        self.send_json(serde_json::json!({"event":"pusher:subscribe","data":{"auth":auth,"channel":channel,"channel_data":channel_data}})).await;
-        let frame = self
-            .expect_event("pusher_internal:subscription_succeeded")
-            .await;
-        serde_json::from_str(frame["data"].as_str().expect("string data")).expect("json")
-    }
-
-    /// Proves nothing else is queued for this client: sends a ping and
-    /// asserts the very next frame is the pong.
-    pub async fn assert_nothing_pending(&mut self) {
-        self.send_text(r#"{"event":"pusher:ping","data":{}}"#).await;
-        let frame = self.frame().await;
-        assert_eq!(
-            frame["event"], "pusher:pong",
-            "unexpected frame before pong: {frame}"
-        );
+    /// Connects with the default key and an `Origin` header, reading nothing.
+    pub async fn connect_with_origin(&self, origin: &str) -> Client {
+        self.connect_url(&self.ws_url("app-key"), &[("origin", origin)])
+            .await
+            .0
     }
 }
