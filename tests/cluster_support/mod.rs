@@ -170,11 +170,15 @@ impl ProcessNode {
         });
         let addr = rx
             .recv_timeout(Duration::from_secs(10))
-            .expect("node reports its address");
-        ProcessNode {
-            addr: addr.parse().expect("socket addr"),
-            child,
-        }
+            .ok()
+            .and_then(|a| a.parse().ok());
+        let Some(addr) = addr else {
+            // Never leave a stray server behind a failed start.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the node did not report a listening address");
+        };
+        ProcessNode { addr, child }
     }
 
     /// SIGKILL: no goodbye, no cleanup.
