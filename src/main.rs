@@ -22,24 +22,26 @@ struct Cli {
 enum Command {
     /// Start the server (the default).
     Start(StartArgs),
+    /// Load-test a Pusher-protocol server (this one, sockudo, Reverb…).
+    Bench(clarion::bench::BenchArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
 struct StartArgs {
     /// A TOML configuration file (see config/clarion.toml).
-    #[arg(long, global = true)]
+    #[arg(long)]
     config: Option<PathBuf>,
     /// A Laravel `.env` file whose REVERB_* / REDIS_* variables apply.
-    #[arg(long, global = true)]
+    #[arg(long)]
     env_file: Option<PathBuf>,
     /// Override the bind address.
-    #[arg(long, global = true)]
+    #[arg(long)]
     host: Option<String>,
     /// Override the port.
-    #[arg(long, global = true)]
+    #[arg(long)]
     port: Option<u16>,
     /// Log debug detail (same as RUST_LOG=debug).
-    #[arg(long, global = true)]
+    #[arg(long)]
     debug: bool,
 }
 
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Start(args)) => args,
+        Some(Command::Bench(args)) => return bench(args),
         None => cli.start,
     };
     init_logging(args.debug);
@@ -81,6 +84,26 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(start(config))
+}
+
+fn bench(args: clarion::bench::BenchArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("clarion bench: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(clarion::bench::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("clarion bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn init_logging(debug: bool) {

@@ -44,15 +44,40 @@ pub enum ServerError {
     },
 }
 
-/// Binds the configured address.
+/// Pending connections the kernel may queue before `accept` (std and mio
+/// use 128, which drops SYNs when thousands of clients reconnect at once,
+/// e.g. after another replica restarts).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the configured address with a deep accept backlog.
 ///
 /// # Errors
 /// [`ServerError::Bind`] with the address and the OS reason.
 pub async fn bind(config: &Config) -> Result<TcpListener, ServerError> {
     let addr = format!("{}:{}", config.server.host, config.server.port);
-    TcpListener::bind(&addr)
+    let fail = |source| ServerError::Bind {
+        addr: addr.clone(),
+        source,
+    };
+    let resolved = tokio::net::lookup_host(&addr)
         .await
-        .map_err(|source| ServerError::Bind { addr, source })
+        .map_err(fail)?
+        .next()
+        .ok_or_else(|| {
+            fail(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no address",
+            ))
+        })?;
+    let socket = if resolved.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(fail)?;
+    socket.set_reuseaddr(true).map_err(fail)?;
+    socket.bind(resolved).map_err(fail)?;
+    socket.listen(LISTEN_BACKLOG).map_err(fail)
 }
 
 /// Builds the shared node state for `config`: the local adapter, or the

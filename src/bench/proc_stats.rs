@@ -1,0 +1,162 @@
+//! CPU time and RSS of a process from Linux `/proc`: utime + stime from
+//! `/proc/<pid>/stat` (all threads, in clock ticks) and `VmRSS` from
+//! `/proc/<pid>/status`. Parsing is pure and unit-tested on sample text.
+
+use tokio::time::Instant;
+
+/// Clock ticks per second of `/proc/<pid>/stat` times. `USER_HZ` is 100 on
+/// every Linux ABI in use (the kernel converts its own HZ to it), which gives
+/// the CPU figures a 10 ms resolution; runs of a few seconds keep that small.
+pub(crate) const TICKS_PER_SEC: u64 = 100;
+
+/// One reading of a process's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProcSample {
+    /// utime + stime, in microseconds.
+    pub cpu_us: u64,
+    /// Resident set size, in bytes.
+    pub rss_bytes: u64,
+    /// When the sample was taken.
+    pub at: Instant,
+}
+
+/// (utime, stime) in clock ticks from the text of `/proc/<pid>/stat`.
+///
+/// The command name (field 2) is in parentheses and may hold spaces or
+/// parentheses, so fields are counted after the last `)`.
+pub(crate) fn parse_stat_ticks(text: &str) -> Option<(u64, u64)> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_ascii_whitespace();
+    // After ')' come field 3 (state) … ; utime is field 14, stime field 15.
+    let utime = fields.nth(11)?.parse().ok()?;
+    let stime = fields.next()?.parse().ok()?;
+    Some((utime, stime))
+}
+
+/// `VmRSS` in bytes from the text of `/proc/<pid>/status`.
+pub(crate) fn parse_status_rss(text: &str) -> Option<u64> {
+    kib_field(text, "VmRSS:")
+}
+
+fn kib_field(text: &str, name: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with(name))?;
+    let mut parts = line[name.len()..].split_ascii_whitespace();
+    let value: u64 = parts.next()?.parse().ok()?;
+    match parts.next() {
+        Some("kB") | None => Some(value * 1024),
+        Some(_) => None,
+    }
+}
+
+/// The soft `Max open files` limit from the text of `/proc/<pid>/limits`.
+pub(crate) fn parse_fd_limit(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_ascii_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Reads a sample of process `pid`.
+pub(crate) fn sample(pid: u32) -> std::io::Result<ProcSample> {
+    read(&pid.to_string())
+}
+
+/// Reads a sample of this process (the bench itself).
+pub(crate) fn own_sample() -> Option<ProcSample> {
+    read("self").ok()
+}
+
+/// This process's soft limit on open files.
+pub(crate) fn own_fd_limit() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|t| parse_fd_limit(&t))
+}
+
+fn read(pid: &str) -> std::io::Result<ProcSample> {
+    let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+    let at = Instant::now();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let (utime, stime) = parse_stat_ticks(&stat).ok_or_else(|| invalid("unparsable stat"))?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let rss_bytes = parse_status_rss(&status).ok_or_else(|| invalid("no VmRSS in status"))?;
+    Ok(ProcSample {
+        cpu_us: (utime + stime) * (1_000_000 / TICKS_PER_SEC),
+        rss_bytes,
+        at,
+    })
+}
+
+/// CPU microseconds spent between two samples.
+pub(crate) fn cpu_delta_us(before: &ProcSample, after: &ProcSample) -> u64 {
+    after.cpu_us.saturating_sub(before.cpu_us)
+}
+
+/// Share of one core used between two samples (1.0 = one core busy).
+pub(crate) fn cores_used(before: &ProcSample, after: &ProcSample) -> f64 {
+    let wall = after.at.saturating_duration_since(before.at).as_secs_f64();
+    if wall <= 0.0 {
+        0.0
+    } else {
+        cpu_delta_us(before, after) as f64 / 1e6 / wall
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STAT: &str = "4242 (clarion (x) y) S 1 4242 4242 0 -1 4194560 2711 0 0 0 \
+                        153 47 0 0 20 0 3 0 123456 123456789 2048 18446744073709551615 \
+                        1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0";
+
+    const STATUS: &str = "Name:\tclarion\nUmask:\t0022\nState:\tS (sleeping)\n\
+                          VmPeak:\t  123456 kB\nVmHWM:\t    9000 kB\nVmRSS:\t    8192 kB\n\
+                          RssAnon:\t    4096 kB\nThreads:\t3\n";
+
+    const LIMITS: &str = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                          Max cpu time              unlimited            unlimited            seconds   \n\
+                          Max open files            20000                20000                files     \n";
+
+    #[test]
+    fn stat_ticks_survive_odd_command_names() {
+        assert_eq!(parse_stat_ticks(STAT), Some((153, 47)));
+        assert_eq!(parse_stat_ticks("1 (a) S 1 2"), None);
+        assert_eq!(parse_stat_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn status_rss_in_bytes() {
+        assert_eq!(parse_status_rss(STATUS), Some(8192 * 1024));
+        assert_eq!(parse_status_rss("Name:\tx\n"), None);
+        assert_eq!(parse_status_rss("VmRSS:\t12 MB\n"), None);
+    }
+
+    #[test]
+    fn fd_limit_is_the_soft_limit() {
+        assert_eq!(parse_fd_limit(LIMITS), Some(20_000));
+        assert_eq!(parse_fd_limit("nothing"), None);
+    }
+
+    #[test]
+    fn own_process_is_readable_and_cpu_math_holds() {
+        let s = own_sample();
+        assert!(s.is_some_and(|s| s.rss_bytes > 0));
+        let at = Instant::now();
+        let a = ProcSample {
+            cpu_us: 1_000_000,
+            rss_bytes: 0,
+            at,
+        };
+        let b = ProcSample {
+            cpu_us: 1_500_000,
+            rss_bytes: 0,
+            at: at + std::time::Duration::from_secs(1),
+        };
+        assert_eq!(cpu_delta_us(&a, &b), 500_000);
+        assert_eq!(cpu_delta_us(&b, &a), 0);
+        assert!((cores_used(&a, &b) - 0.5).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,227 @@
+//! The bench report: an ordered tree of named figures, printed either as one
+//! JSON object (`--json`, for comparing runs) or as an aligned human table.
+//! Keys carry their unit (`_us`, `_bytes`, `_per_s`, `_secs`).
+
+use hdrhistogram::Histogram;
+use serde_json::Value;
+
+use super::proc_stats::{self, ProcSample};
+use super::stats;
+
+#[derive(Debug, Clone)]
+enum Node {
+    Leaf(Value),
+    Section(Vec<(String, Node)>),
+}
+
+/// A scenario's results, in insertion order.
+#[derive(Debug, Clone)]
+pub(crate) struct Report {
+    root: Vec<(String, Node)>,
+}
+
+impl Report {
+    /// A report for `scenario`.
+    pub fn new(scenario: &str) -> Self {
+        Self {
+            root: vec![("scenario".to_owned(), Node::Leaf(scenario.into()))],
+        }
+    }
+
+    /// Sets the figure at a dotted `path` (`latency_us.p99`), creating
+    /// sections as needed and replacing an existing value.
+    pub fn set(&mut self, path: &str, value: impl Into<Value>) {
+        let mut level = &mut self.root;
+        let mut parts = path.split('.').peekable();
+        while let Some(part) = parts.next() {
+            let idx = match level.iter().position(|(k, _)| k == part) {
+                Some(i) => i,
+                None => {
+                    level.push((part.to_owned(), Node::Section(Vec::new())));
+                    level.len() - 1
+                }
+            };
+            if parts.peek().is_none() {
+                level[idx].1 = Node::Leaf(value.into());
+                return;
+            }
+            if matches!(level[idx].1, Node::Leaf(_)) {
+                level[idx].1 = Node::Section(Vec::new());
+            }
+            level = match &mut level[idx].1 {
+                Node::Section(children) => children,
+                Node::Leaf(_) => unreachable!("replaced by a section above"),
+            };
+        }
+    }
+
+    /// Sets a float figure rounded to 2 decimals; `None` becomes `null`.
+    pub fn set_f(&mut self, path: &str, value: Option<f64>) {
+        let v = value
+            .filter(|v| v.is_finite())
+            .map_or(Value::Null, |v| Value::from((v * 100.0).round() / 100.0));
+        self.set(path, v);
+    }
+
+    /// Sets `{path}.p50 … .max, .mean, .count` from a latency histogram.
+    pub fn set_latency(&mut self, path: &str, h: &Histogram<u64>) {
+        self.set(&format!("{path}.count"), h.len());
+        for (name, v) in stats::percentiles(h) {
+            self.set(&format!("{path}.{name}"), v);
+        }
+    }
+
+    /// Sets a process's CPU and RSS figures between two samples, with CPU per
+    /// `unit` (e.g. `per_message`) when `units` > 0.
+    pub fn set_cpu(
+        &mut self,
+        path: &str,
+        before: Option<ProcSample>,
+        after: Option<ProcSample>,
+        unit: &str,
+        units: u64,
+    ) {
+        let (Some(b), Some(a)) = (before, after) else {
+            return;
+        };
+        let cpu = proc_stats::cpu_delta_us(&b, &a);
+        self.set(&format!("{path}.cpu_us"), cpu);
+        self.set_f(
+            &format!("{path}.cores_used"),
+            Some(proc_stats::cores_used(&b, &a)),
+        );
+        self.set_f(
+            &format!("{path}.cpu_us_{unit}"),
+            stats::per_unit(cpu as f64, units),
+        );
+        self.set(&format!("{path}.rss_bytes"), a.rss_bytes);
+    }
+
+    /// Sets `failures.{kind}` counts and `failure_samples.{kind}` messages.
+    pub fn set_failures(&mut self, failures: &[(&'static str, u64, String)]) {
+        self.set("failures.total", failures.iter().map(|f| f.1).sum::<u64>());
+        for (kind, n, sample) in failures {
+            self.set(&format!("failures.{kind}"), *n);
+            self.set(&format!("failure_samples.{kind}"), sample.as_str());
+        }
+    }
+
+    /// The report as one compact JSON object (keys in insertion order).
+    pub fn to_json(&self) -> String {
+        let mut out = String::new();
+        write_json(&self.root, &mut out);
+        out
+    }
+
+    /// The report as `dotted.key  value` lines, aligned.
+    pub fn to_human(&self) -> String {
+        let mut rows = Vec::new();
+        flatten("", &self.root, &mut rows);
+        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        rows.iter()
+            .map(|(k, v)| format!("{k:<width$}  {v}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+fn write_json(level: &[(String, Node)], out: &mut String) {
+    out.push('{');
+    for (i, (k, node)) in level.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&Value::from(k.as_str()).to_string());
+        out.push(':');
+        match node {
+            Node::Leaf(v) => out.push_str(&v.to_string()),
+            Node::Section(children) => write_json(children, out),
+        }
+    }
+    out.push('}');
+}
+
+fn flatten(prefix: &str, level: &[(String, Node)], rows: &mut Vec<(String, String)>) {
+    for (k, node) in level {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match node {
+            Node::Leaf(Value::String(s)) => rows.push((key, s.clone())),
+            Node::Leaf(v) => rows.push((key, v.to_string())),
+            Node::Section(children) => flatten(&key, children, rows),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_paths_keep_insertion_order() {
+        let mut r = Report::new("fanout");
+        r.set("published.ok", 10);
+        r.set("latency_us.p50", 120);
+        r.set("published.failed", 0);
+        r.set_f("delivered_per_s", Some(1234.5678));
+        r.set_f("server.cpu_us_per_message", None);
+        r.set("published.ok", 11);
+        assert_eq!(
+            r.to_json(),
+            r#"{"scenario":"fanout","published":{"ok":11,"failed":0},"latency_us":{"p50":120},"delivered_per_s":1234.57,"server":{"cpu_us_per_message":null}}"#
+        );
+        let human = r.to_human();
+        let lines: Vec<&str> = human.lines().collect();
+        assert_eq!(lines[0], format!("{:<25}  fanout", "scenario"));
+        assert_eq!(lines[2], format!("{:<25}  0", "published.failed"));
+        assert_eq!(lines[5], "server.cpu_us_per_message  null");
+        let parsed: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap_or_default();
+        assert_eq!(parsed["published"]["ok"], 11);
+    }
+
+    #[test]
+    fn latency_and_cpu_sections() {
+        let mut h = stats::new_histogram();
+        for v in [100, 200, 300, 400] {
+            h.saturating_record(v);
+        }
+        let mut r = Report::new("x");
+        r.set_latency("latency_us", &h);
+        let at = tokio::time::Instant::now();
+        let b = ProcSample {
+            cpu_us: 0,
+            rss_bytes: 1000,
+            at,
+        };
+        let a = ProcSample {
+            cpu_us: 40_000,
+            rss_bytes: 5000,
+            at: at + std::time::Duration::from_secs(2),
+        };
+        r.set_cpu("server", Some(b), Some(a), "per_message", 8000);
+        r.set_cpu("bench", None, Some(a), "per_message", 1);
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap_or_default();
+        assert_eq!(v["latency_us"]["count"], 4);
+        assert_eq!(v["latency_us"]["p50"], 200);
+        assert_eq!(v["latency_us"]["max"], 400);
+        assert_eq!(v["server"]["cpu_us"], 40_000);
+        assert_eq!(v["server"]["cpu_us_per_message"], 5.0);
+        assert_eq!(v["server"]["cores_used"], 0.02);
+        assert!(v.get("bench").is_none());
+    }
+
+    #[test]
+    fn leaf_becomes_section_when_extended() {
+        let mut r = Report::new("x");
+        r.set("a", 1);
+        r.set("a.b", 2);
+        r.set_failures(&[("connect", 3, "refused".to_owned())]);
+        assert_eq!(
+            r.to_json(),
+            r#"{"scenario":"x","a":{"b":2},"failures":{"total":3,"connect":3},"failure_samples":{"connect":"refused"}}"#
+        );
+    }
+}
