@@ -1,28 +1,37 @@
 //! One task per WebSocket for its whole life: the handshake checks (app,
 //! capacity, quota, origin), then one flat loop that reads client frames,
-//! writes the socket's queue, pings silent sockets and watches shutdown.
+//! finishes writes the publishers could not complete, pings silent sockets
+//! and watches shutdown.
 //!
-//! The loop is generic over any `Stream + Sink` of WebSocket messages, so
-//! tests can drive it without a network. Writes coalesce: every frame
-//! waiting in the queue is fed to the socket before a single flush.
+//! Writing and reading are split. Every frame to the client — broadcasts,
+//! acks, pongs, errors, close frames — goes through the socket's
+//! [`SocketHandle`], which writes straight to the TCP socket when it is idle
+//! and queues when it is busy; this task only flushes the queue once the
+//! socket is writable again. tungstenite is used for reading only (its own
+//! automatic replies are discarded by [`ReadHalf`] and sent by this task
+//! through the handle instead, so nothing else writes to the socket).
 
+mod read_half;
 mod session;
 
 use std::sync::Arc;
 
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{Stream, StreamExt};
+use tokio::net::TcpStream;
 use tokio::time::{sleep_until, timeout, Duration, Instant};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::apps::App;
 use crate::node::ConnectionSlot;
-use crate::outbound::SocketHandle;
+use crate::outbound::{Flushed, Frame, SocketHandle};
 use crate::protocol::codes::{CLOSE_INVALID_PAYLOAD, CLOSE_MESSAGE_TOO_BIG, CLOSE_PROTOCOL_ERROR};
 use crate::protocol::{ErrorCode, ServerEvent};
+pub use read_half::ReadHalf;
 pub use session::{Flow, Session};
+
+/// How long the last frames (error, close) may take to leave.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What the handshake learnt about a new socket.
 #[derive(Debug)]
@@ -35,35 +44,34 @@ pub struct Admission {
     pub origin: Option<String>,
 }
 
-/// Serves one WebSocket until it closes.
-pub async fn run<S>(mut ws: S, admission: Admission)
+/// Serves one WebSocket until it closes: `ws` reads client frames from
+/// `socket`, and every write goes to `socket` through the socket's handle.
+pub async fn run<S>(mut ws: S, socket: Arc<TcpStream>, admission: Admission)
 where
-    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
+    S: Stream<Item = Result<Message, WsError>> + Unpin,
 {
+    let capacity = admission
+        .slot
+        .as_ref()
+        .map_or(16, |s| s.node().server.outbound_queue_capacity);
+    let handle = SocketHandle::with_sink(capacity, socket.clone());
     let Some(app) = admission.app else {
-        refuse(&mut ws, ErrorCode::ApplicationDoesNotExist).await;
-        return;
+        return refuse(&handle, &socket, ErrorCode::ApplicationDoesNotExist).await;
     };
     let Some(slot) = admission.slot else {
-        refuse(&mut ws, ErrorCode::ServerOverCapacity).await;
-        return;
+        return refuse(&handle, &socket, ErrorCode::ServerOverCapacity).await;
     };
     let node = slot.node().clone();
-    let handle = SocketHandle::new(node.server.outbound_queue_capacity);
     let socket_id = match app.add_socket(&handle) {
         Ok(id) => id,
-        Err(code) => {
-            refuse(&mut ws, code).await;
-            return;
-        }
+        Err(code) => return refuse(&handle, &socket, code).await,
     };
     let mut session = Session::new(node, app, socket_id, handle);
     if !session.app.origin_allowed(admission.origin.as_deref()) {
         session.close();
-        refuse(&mut ws, ErrorCode::OriginNotAllowed).await;
-        return;
+        return refuse(&session.handle, &socket, ErrorCode::OriginNotAllowed).await;
     }
-    serve(&mut ws, &mut session).await;
+    serve(&mut ws, &socket, &mut session).await;
     session.close();
     drop(slot);
 }
@@ -78,9 +86,40 @@ struct Liveness {
     control_frames: bool,
 }
 
-async fn serve<S>(ws: &mut S, session: &mut Session)
+/// How the serve loop ends.
+#[derive(Debug)]
+enum End {
+    /// Send this error, then a close frame with its code.
+    Error(ErrorCode),
+    /// Send a close frame with this WebSocket code and reason.
+    Close(u16, &'static str),
+    /// The socket is gone or already closed: nothing more to send.
+    Gone,
+}
+
+async fn serve<S>(ws: &mut S, socket: &TcpStream, session: &mut Session) -> Option<()>
 where
-    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin,
+    S: Stream<Item = Result<Message, WsError>> + Unpin,
+{
+    let end = serve_until_end(ws, socket, session).await;
+    let handle = &session.handle;
+    match end {
+        End::Error(reason) => {
+            handle.send_final(&[
+                error_frame(reason),
+                Frame::close(reason.code(), reason.message()),
+            ]);
+        }
+        End::Close(code, reason) => handle.send_final(&[Frame::close(code, reason)]),
+        End::Gone => return None,
+    }
+    let _ = timeout(CLOSE_TIMEOUT, flush(handle, socket)).await;
+    Some(())
+}
+
+async fn serve_until_end<S>(ws: &mut S, socket: &TcpStream, session: &mut Session) -> End
+where
+    S: Stream<Item = Result<Message, WsError>> + Unpin,
 {
     let config = &session.app.config;
     let ping_interval = Duration::from_secs(config.ping_interval);
@@ -93,20 +132,12 @@ where
         socket_id: session.socket_id,
         activity_timeout: config.activity_timeout,
     };
-    if write(ws, Message::text(hello.to_json()), write_timeout)
-        .await
-        .is_err()
-    {
-        return;
-    }
+    let _ = session.handle.send(&Frame::text(&hello.to_json()));
     let mut live = Liveness {
         last_seen: Instant::now(),
         pinged: false,
         control_frames: false,
     };
-    // The first wake-up is the earlier of the first ping and the sign-in
-    // deadline, so a short `user_authentication_timeout` is not delayed
-    // until the ping interval.
     let timer = sleep_until(next_deadline(
         live.last_seen + ping_interval,
         signin_deadline,
@@ -115,25 +146,19 @@ where
     tokio::pin!(timer);
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => {
-                let _ = drain(ws, &session.handle, write_timeout).await;
-                close(ws, ErrorCode::ServerShuttingDown).await;
-                return;
-            }
+            _ = shutdown.cancelled() => return End::Error(ErrorCode::ServerShuttingDown),
             _ = session.handle.ready() => {
-                if drain(ws, &session.handle, write_timeout).await.is_err() {
-                    return;
-                }
                 if let Some(reason) = session.handle.close_reason() {
-                    close(ws, reason).await;
-                    return;
+                    return End::Error(reason);
+                }
+                if timeout(write_timeout, flush(&session.handle, socket)).await != Ok(true) {
+                    return End::Gone;
                 }
             }
             _ = &mut timer => {
                 let now = Instant::now();
                 if signin_deadline.is_some_and(|d| now >= d) && !session.signed_in() {
-                    close(ws, ErrorCode::SigninTimeout).await;
-                    return;
+                    return End::Error(ErrorCode::SigninTimeout);
                 }
                 let idle_until = live.last_seen + ping_interval;
                 if now < idle_until {
@@ -141,50 +166,42 @@ where
                     continue;
                 }
                 if live.pinged {
-                    close(ws, ErrorCode::PongNotReceived).await;
-                    return;
+                    return End::Error(ErrorCode::PongNotReceived);
                 }
                 live.pinged = true;
                 live.last_seen = now;
                 let ping = if live.control_frames {
-                    Message::Ping(Default::default())
+                    Frame::ping()
                 } else {
-                    Message::text(ServerEvent::Ping.to_json())
+                    Frame::text(&ServerEvent::Ping.to_json())
                 };
-                if write(ws, ping, write_timeout).await.is_err() {
-                    return;
-                }
+                let _ = session.handle.send(&ping);
                 timer.as_mut().reset(next_deadline(now + ping_interval, signin_deadline, session));
             }
             message = ws.next() => {
-                let Some(message) = message else { return };
+                let Some(message) = message else { return End::Gone };
                 live.last_seen = Instant::now();
                 live.pinged = false;
                 let flow = match message {
                     Ok(Message::Text(text)) => session.on_text(text.as_str()),
-                    Ok(Message::Binary(_)) => session.on_text(""),
-                    Ok(Message::Ping(_)) | Ok(Message::Pong(_)) => {
+                    // Pusher messages are JSON text; binary frames are invalid.
+                    Ok(Message::Binary(_)) => session.on_invalid(),
+                    Ok(Message::Ping(payload)) => {
                         live.control_frames = true;
-                        // tungstenite queued the pong; push it out.
-                        if timeout(write_timeout, ws.flush()).await.map_or(true, |r| r.is_err()) {
-                            return;
-                        }
+                        let _ = session.handle.send(&Frame::pong(&payload));
                         Flow::Continue
                     }
-                    Ok(Message::Close(_)) => {
-                        let _ = timeout(write_timeout, ws.flush()).await;
-                        return;
+                    Ok(Message::Pong(_)) => {
+                        live.control_frames = true;
+                        Flow::Continue
                     }
+                    // Answer the client's close frame with ours.
+                    Ok(Message::Close(_)) => return End::Close(1000, ""),
                     Ok(Message::Frame(_)) => Flow::Continue,
-                    Err(e) => {
-                        close_for_read_error(ws, e).await;
-                        return;
-                    }
+                    Err(e) => return read_error(e),
                 };
                 if let Flow::Close(reason) = flow {
-                    let _ = drain(ws, &session.handle, write_timeout).await;
-                    close(ws, reason).await;
-                    return;
+                    return End::Error(reason);
                 }
             }
         }
@@ -198,89 +215,44 @@ fn next_deadline(idle: Instant, signin: Option<Instant>, session: &Session) -> I
     }
 }
 
-/// Feeds every queued frame, then flushes once: one `write` for a burst.
-async fn drain<S>(ws: &mut S, handle: &SocketHandle, limit: Duration) -> Result<(), ()>
-where
-    S: Sink<Message, Error = WsError> + Unpin,
-{
-    let work = async {
-        while let Some(frame) = handle.pop() {
-            ws.feed(Message::Text(frame)).await?;
+/// Writes everything queued, waiting for the socket to become writable as
+/// often as needed; `false` if the socket broke.
+async fn flush(handle: &SocketHandle, socket: &TcpStream) -> bool {
+    loop {
+        match handle.flush() {
+            Flushed::Done => return true,
+            Flushed::Broken => return false,
+            Flushed::WouldBlock => {
+                if socket.writable().await.is_err() {
+                    return false;
+                }
+            }
         }
-        ws.flush().await
-    };
-    match timeout(limit, work).await {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(()),
     }
 }
 
-async fn write<S>(ws: &mut S, message: Message, limit: Duration) -> Result<(), ()>
-where
-    S: Sink<Message, Error = WsError> + Unpin,
-{
-    match timeout(limit, ws.send(message)).await {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(()),
-    }
-}
-
-/// Sends `pusher:error` for `reason`, then a close frame with the same code.
-async fn close<S>(ws: &mut S, reason: ErrorCode)
-where
-    S: Sink<Message, Error = WsError> + Unpin,
-{
-    let limit = Duration::from_secs(2);
-    let _ = write(
-        ws,
-        Message::text(ServerEvent::Error(reason).to_json()),
-        limit,
-    )
-    .await;
-    close_frame(ws, reason.code(), reason.message()).await;
+fn error_frame(reason: ErrorCode) -> Frame {
+    Frame::text(&ServerEvent::Error(reason).to_json())
 }
 
 /// Refuses a socket before `connection_established`: error, then close.
-async fn refuse<S>(ws: &mut S, reason: ErrorCode)
-where
-    S: Sink<Message, Error = WsError> + Unpin,
-{
-    close(ws, reason).await;
+async fn refuse(handle: &SocketHandle, socket: &TcpStream, reason: ErrorCode) {
+    handle.send_final(&[
+        error_frame(reason),
+        Frame::close(reason.code(), reason.message()),
+    ]);
+    let _ = timeout(CLOSE_TIMEOUT, flush(handle, socket)).await;
 }
 
-async fn close_frame<S>(ws: &mut S, code: u16, reason: &str)
-where
-    S: Sink<Message, Error = WsError> + Unpin,
-{
-    let frame = CloseFrame {
-        code: CloseCode::from(code),
-        reason: Utf8Bytes::from(truncate(reason, 123)),
-    };
-    let _ = timeout(Duration::from_secs(2), ws.send(Message::Close(Some(frame)))).await;
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-async fn close_for_read_error<S>(ws: &mut S, error: WsError)
-where
-    S: Sink<Message, Error = WsError> + Unpin,
-{
-    let (code, reason) = match error {
+fn read_error(error: WsError) -> End {
+    match error {
         WsError::Capacity(CapacityError::MessageTooLong { .. }) => {
-            (CLOSE_MESSAGE_TOO_BIG, "Maximum message size exceeded")
+            End::Close(CLOSE_MESSAGE_TOO_BIG, "Maximum message size exceeded")
         }
-        WsError::Utf8(_) => (CLOSE_INVALID_PAYLOAD, "Invalid UTF-8"),
-        WsError::Protocol(_) | WsError::Capacity(_) => (CLOSE_PROTOCOL_ERROR, "Protocol error"),
-        _ => return,
-    };
-    close_frame(ws, code, reason).await;
+        WsError::Utf8(_) => End::Close(CLOSE_INVALID_PAYLOAD, "Invalid UTF-8"),
+        WsError::Protocol(_) | WsError::Capacity(_) => {
+            End::Close(CLOSE_PROTOCOL_ERROR, "Protocol error")
+        }
+        _ => End::Gone,
+    }
 }

@@ -1,29 +1,152 @@
-//! `SocketHandle`: the bounded queue of frames waiting to be written to one
-//! subscriber, and what happens when it overflows.
+//! `SocketHandle`: how frames reach one subscriber — written straight to
+//! its socket when it is idle, queued (bounded) when it is busy — and what
+//! happens when a subscriber falls too far behind.
 //!
-//! The queue is transport-neutral: the WebSocket connection task drains it,
-//! and any other transport (SSE, a test probe) can drain it the same way, so
-//! the channel registry holds subscribers without knowing what they are.
+//! A [`Frame`] is a complete WebSocket text frame (header and payload),
+//! encoded once per broadcast and shared by every subscriber: server frames
+//! are unmasked, so the bytes on the wire are identical for all of them.
+//!
+//! Delivery, per subscriber:
+//! * **idle socket** (nothing queued): the publisher writes the frame with one
+//!   non-blocking `write` and is done — no task wake-up, no copy;
+//! * **busy socket** (a previous write is pending, or the kernel buffer is
+//!   full): the frame is queued and the socket's own task is woken; it
+//!   writes every queued frame with one vectored `write` (coalescing) as the
+//!   socket becomes writable;
+//! * **slow socket**: past `capacity` queued frames the socket is closed with
+//!   4100 and its queue freed, so a slow consumer never costs unbounded memory.
+//!
+//! A handle without a sink (tests, transports that pull frames) only queues;
+//! its owner takes frames with [`SocketHandle::pop`].
 //!
 //! Why a `std::sync::Mutex<VecDeque>` and a `Notify` rather than a tokio
 //! `mpsc`: an empty `VecDeque` allocates nothing, so an idle socket's queue
 //! costs a few dozen bytes instead of the ~1.5 KiB an `mpsc` allocates up
-//! front, and the writer can take every queued frame in one wake-up and
-//! coalesce them into one `write`. The lock is never held across an
-//! `.await`; it guards a push or a pop only.
+//! front. The lock is never held across an `.await`; it guards a push, a pop
+//! or one non-blocking `write`, which also keeps frames in order.
 
 use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, IoSlice};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::Notify;
 
 use crate::protocol::ErrorCode;
 
-/// One encoded frame, shared by every subscriber it goes to (cloning it is a
-/// reference-count increment, never a copy).
-pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
+/// Frames written with one vectored `write` when a busy socket catches up.
+const COALESCE: usize = 64;
 
-/// The sending side of one subscriber's queue. Cheap to clone.
+// === impl Frame ===
+
+/// One encoded WebSocket frame, shared by every subscriber it goes to
+/// (cloning it is a reference-count increment, never a copy).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Frame {
+    wire: Bytes,
+    /// Length of the WebSocket header in front of the payload.
+    header: u8,
+}
+
+impl Frame {
+    /// A text frame carrying `payload`.
+    pub fn text(payload: &str) -> Frame {
+        Frame::encode(0x1, payload.as_bytes())
+    }
+
+    /// A ping control frame with an empty payload.
+    pub fn ping() -> Frame {
+        Frame::encode(0x9, b"")
+    }
+
+    /// A pong control frame echoing `payload` (at most 125 bytes).
+    pub fn pong(payload: &[u8]) -> Frame {
+        Frame::encode(0xA, &payload[..payload.len().min(125)])
+    }
+
+    /// A close control frame with `code` and a reason (cut to fit 125 bytes).
+    pub fn close(code: u16, reason: &str) -> Frame {
+        let mut end = reason.len().min(123);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut payload = Vec::with_capacity(2 + end);
+        payload.extend_from_slice(&code.to_be_bytes());
+        payload.extend_from_slice(&reason.as_bytes()[..end]);
+        Frame::encode(0x8, &payload)
+    }
+
+    fn encode(opcode: u8, payload: &[u8]) -> Frame {
+        let len = payload.len();
+        let mut buf = BytesMut::with_capacity(len + 10);
+        buf.put_u8(0x80 | opcode);
+        if len < 126 {
+            buf.put_u8(len as u8);
+        } else if let Ok(short) = u16::try_from(len) {
+            buf.put_u8(126);
+            buf.put_u16(short);
+        } else {
+            buf.put_u8(127);
+            buf.put_u64(len as u64);
+        }
+        let header = buf.len() as u8;
+        buf.put_slice(payload);
+        Frame {
+            wire: buf.freeze(),
+            header,
+        }
+    }
+
+    /// The bytes on the wire.
+    pub fn wire(&self) -> &[u8] {
+        &self.wire
+    }
+
+    /// The payload as text (empty for a payload that is not UTF-8, which
+    /// [`Frame::text`] never produces).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.wire[usize::from(self.header)..]).unwrap_or_default()
+    }
+}
+
+impl From<&str> for Frame {
+    fn from(text: &str) -> Self {
+        Frame::text(text)
+    }
+}
+
+impl From<String> for Frame {
+    fn from(text: String) -> Self {
+        Frame::text(&text)
+    }
+}
+
+impl fmt::Debug for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Frame({:?})", self.as_str())
+    }
+}
+
+/// Where a handle writes: anything that takes bytes without blocking.
+pub trait FrameSink: Send + Sync + fmt::Debug {
+    /// Writes as much of `bufs` as the sink takes now; `WouldBlock` when
+    /// it takes nothing.
+    ///
+    /// # Errors
+    /// `WouldBlock` when full, any other error when the socket is broken.
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+}
+
+impl FrameSink for tokio::net::TcpStream {
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        tokio::net::TcpStream::try_write_vectored(self, bufs)
+    }
+}
+
+// === impl SocketHandle ===
+
+/// The sending side of one subscriber. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SocketHandle {
     outbox: Arc<Outbox>,
@@ -32,21 +155,26 @@ pub struct SocketHandle {
 #[derive(Debug)]
 struct Outbox {
     queue: Mutex<Queue>,
-    /// Wakes the writer when the queue goes from empty to non-empty, or a
-    /// close is requested.
+    /// Wakes the socket's task when frames wait or a close is requested.
     wake: Notify,
+    /// The socket, for writes straight from the publisher.
+    sink: Option<Arc<dyn FrameSink>>,
 }
 
 #[derive(Debug)]
 struct Queue {
     frames: VecDeque<Frame>,
-    /// Set once; the writer sends this error and closes the socket.
+    /// Bytes of the first queued frame already written.
+    head_written: usize,
+    /// Set once; the socket's task sends this error and closes.
     close: Option<ErrorCode>,
+    /// The socket failed a write: nothing more can be sent.
+    broken: bool,
     /// Frames allowed to wait before the subscriber counts as too slow.
     capacity: usize,
 }
 
-/// Why a frame was not queued.
+/// Why a frame was not delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendError {
     /// The socket is closing; the frame is dropped.
@@ -55,43 +183,89 @@ pub enum SendError {
     Overflow,
 }
 
+/// What [`SocketHandle::flush`] achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flushed {
+    /// Nothing is left to write.
+    Done,
+    /// The socket takes no more now: wait until it is writable.
+    WouldBlock,
+    /// The socket is broken.
+    Broken,
+}
+
 impl SocketHandle {
-    /// A new, empty queue holding at most `capacity` frames.
+    /// A handle that only queues, holding at most `capacity` frames.
     pub fn new(capacity: usize) -> Self {
+        SocketHandle::build(capacity, None)
+    }
+
+    /// A handle that writes to `sink`, queueing at most `capacity` frames
+    /// while the sink is busy.
+    pub fn with_sink(capacity: usize, sink: Arc<dyn FrameSink>) -> Self {
+        SocketHandle::build(capacity, Some(sink))
+    }
+
+    fn build(capacity: usize, sink: Option<Arc<dyn FrameSink>>) -> Self {
         SocketHandle {
             outbox: Arc::new(Outbox {
                 queue: Mutex::new(Queue {
                     frames: VecDeque::new(),
+                    head_written: 0,
                     close: None,
+                    broken: false,
                     capacity: capacity.max(1),
                 }),
                 wake: Notify::new(),
+                sink,
             }),
         }
     }
 
     fn queue(&self) -> MutexGuard<'_, Queue> {
         // A panic while holding this lock cannot leave the queue inconsistent
-        // (push/pop only), so a poisoned lock is still usable.
+        // (each step is a push, a pop or a counter update), so a poisoned
+        // lock is still usable.
         self.outbox
             .queue
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Queues `frame`. A full queue closes the socket with 4100 (over
-    /// capacity) instead of growing: a slow consumer never costs unbounded
-    /// memory.
+    /// Delivers `frame`: written at once if the socket is idle, else queued.
     ///
     /// # Errors
-    /// [`SendError`] when the frame was not queued.
+    /// [`SendError`] when the frame was not delivered.
     pub fn send(&self, frame: &Frame) -> Result<(), SendError> {
         let mut q = self.queue();
-        if q.close.is_some() {
+        if q.close.is_some() || q.broken {
             return Err(SendError::Closing);
         }
+        if q.frames.is_empty() {
+            if let Some(sink) = &self.outbox.sink {
+                match sink.try_write_vectored(&[IoSlice::new(frame.wire())]) {
+                    Ok(n) if n == frame.wire().len() => return Ok(()),
+                    Ok(n) => q.head_written = n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => {
+                        q.broken = true;
+                        drop(q);
+                        self.outbox.wake.notify_one();
+                        return Err(SendError::Closing);
+                    }
+                }
+                q.frames.push_back(frame.clone());
+                drop(q);
+                self.outbox.wake.notify_one();
+                return Ok(());
+            }
+        }
         if q.frames.len() >= q.capacity {
-            q.frames = VecDeque::new();
+            // Keep a partly written frame: cutting it would corrupt the
+            // stream in front of the close frame.
+            let keep = usize::from(q.head_written > 0);
+            q.frames.truncate(keep);
+            q.frames.shrink_to_fit();
             q.close = Some(ErrorCode::OverCapacity);
             drop(q);
             self.outbox.wake.notify_one();
@@ -106,8 +280,17 @@ impl SocketHandle {
         Ok(())
     }
 
-    /// Asks the writer to send `reason` as a `pusher:error` and close the
-    /// socket with its code. The first request wins.
+    /// Queues the socket's last frames (an error, a close frame) even when
+    /// it is closing or full.
+    pub fn send_final(&self, frames: &[Frame]) {
+        let mut q = self.queue();
+        q.frames.extend(frames.iter().cloned());
+        drop(q);
+        self.outbox.wake.notify_one();
+    }
+
+    /// Asks the socket's task to send `reason` as a `pusher:error` and close
+    /// the socket with its code. The first request wins.
     pub fn close(&self, reason: ErrorCode) {
         let mut q = self.queue();
         if q.close.is_none() {
@@ -117,12 +300,62 @@ impl SocketHandle {
         self.outbox.wake.notify_one();
     }
 
-    /// Takes the oldest queued frame.
+    /// Writes queued frames to the sink, up to [`COALESCE`] per `write`,
+    /// until the queue is empty or the sink is full.
+    pub fn flush(&self) -> Flushed {
+        let Some(sink) = &self.outbox.sink else {
+            return Flushed::Done;
+        };
+        let mut q = self.queue();
+        loop {
+            if q.broken {
+                return Flushed::Broken;
+            }
+            if q.frames.is_empty() {
+                if q.frames.capacity() > 64 {
+                    // Give back the memory of a burst once it has drained.
+                    q.frames.shrink_to(8);
+                }
+                return Flushed::Done;
+            }
+            let written = {
+                let mut slices = [IoSlice::new(&[]); COALESCE];
+                let mut count = 0;
+                for (i, frame) in q.frames.iter().take(COALESCE).enumerate() {
+                    let start = if i == 0 { q.head_written } else { 0 };
+                    slices[i] = IoSlice::new(&frame.wire()[start..]);
+                    count += 1;
+                }
+                sink.try_write_vectored(&slices[..count])
+            };
+            match written {
+                Ok(mut n) => {
+                    n += q.head_written;
+                    q.head_written = 0;
+                    while let Some(front) = q.frames.front() {
+                        let len = front.wire().len();
+                        if n < len {
+                            q.head_written = n;
+                            break;
+                        }
+                        n -= len;
+                        q.frames.pop_front();
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flushed::WouldBlock,
+                Err(_) => {
+                    q.broken = true;
+                    return Flushed::Broken;
+                }
+            }
+        }
+    }
+
+    /// Takes the oldest queued frame (for handles without a sink).
     pub fn pop(&self) -> Option<Frame> {
         let mut q = self.queue();
         let frame = q.frames.pop_front();
         if q.frames.is_empty() && q.frames.capacity() > 64 {
-            // Give back the memory of a burst once it has drained.
             q.frames.shrink_to(8);
         }
         frame
@@ -156,37 +389,4 @@ impl SocketHandle {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overflow_closes_with_4100_and_frees_the_queue() {
-        let h = SocketHandle::new(2);
-        let f = Frame::from("x");
-        assert_eq!(h.send(&f), Ok(()));
-        assert_eq!(h.send(&f), Ok(()));
-        assert_eq!(h.send(&f), Err(SendError::Overflow));
-        assert_eq!(h.close_reason(), Some(ErrorCode::OverCapacity));
-        assert!(h.is_empty());
-        assert_eq!(h.send(&f), Err(SendError::Closing));
-    }
-
-    #[tokio::test]
-    async fn wake_up_is_not_lost_when_nobody_waits() {
-        let h = SocketHandle::new(8);
-        h.send(&Frame::from("a")).ok();
-        tokio::time::timeout(std::time::Duration::from_secs(1), h.ready())
-            .await
-            .expect("the stored wake-up completes at once");
-        assert_eq!(h.pop().as_ref().map(Frame::as_str), Some("a"));
-        assert_eq!(h.pop(), None);
-    }
-
-    #[test]
-    fn first_close_reason_wins() {
-        let h = SocketHandle::new(8);
-        h.close(ErrorCode::TerminatedByApp);
-        h.close(ErrorCode::ServerShuttingDown);
-        assert_eq!(h.close_reason(), Some(ErrorCode::TerminatedByApp));
-    }
-}
+mod tests;

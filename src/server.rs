@@ -27,7 +27,7 @@ use crate::adapter::redis::RedisAdapter;
 use crate::adapter::Adapter;
 use crate::apps::AppRegistry;
 use crate::config::Config;
-use crate::connection::{self, Admission};
+use crate::connection::{self, Admission, ReadHalf};
 use crate::http_api;
 use crate::node::Node;
 
@@ -152,9 +152,10 @@ pub async fn run(listener: TcpListener, node: Arc<Node>, shutdown: impl Future<O
             ?grace,
             "grace period over; exiting with tasks still running"
         );
-    } else {
-        tracing::info!("shutdown complete");
     }
+    // Every socket has left its channels: tell the cluster, then stop.
+    node.adapter.shutdown().await;
+    tracing::info!("shutdown complete");
 }
 
 fn serve_connection(node: &Arc<Node>, stream: tokio::net::TcpStream, peer: SocketAddr) {
@@ -265,13 +266,21 @@ fn upgrade(node: &Arc<Node>, mut req: Request<Incoming>, key: &str) -> HttpRespo
                 return;
             }
         };
-        let ws = WebSocketStream::from_raw_socket(
-            TokioIo::new(upgraded),
+        // Take the TCP socket back from hyper: the connection reads frames
+        // through tungstenite and publishers write to the socket directly.
+        let Ok(parts) = upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() else {
+            tracing::warn!("upgraded connection is not a TCP stream");
+            return;
+        };
+        let socket = Arc::new(parts.io.into_inner());
+        let ws = WebSocketStream::from_partially_read(
+            ReadHalf::new(socket.clone()),
+            parts.read_buf.to_vec(),
             Role::Server,
             Some(ws_config(max_message)),
         )
         .await;
-        connection::run(Box::new(ws), Admission { app, slot, origin }).await;
+        connection::run(Box::new(ws), socket, Admission { app, slot, origin }).await;
     }));
     let mut res = Response::new(Full::new(Bytes::new()));
     *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -285,13 +294,13 @@ fn upgrade(node: &Arc<Node>, mut req: Request<Incoming>, key: &str) -> HttpRespo
     res
 }
 
-/// Per-socket WebSocket settings: a small read buffer (it is zero-filled,
-/// so all of it is resident per idle socket), a write buffer that lets a
-/// burst of frames leave in one `write`, and the app's message size limit.
+/// Per-socket WebSocket settings for reading: a small read buffer (it is
+/// zero-filled, so all of it is resident per idle socket) and the app's
+/// message size limit. tungstenite does not write (see `ReadHalf`).
 fn ws_config(max_message: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(256)
-        .write_buffer_size(8 * 1024)
+        .write_buffer_size(0)
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message))
 }

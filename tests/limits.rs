@@ -230,25 +230,56 @@ async fn unsigned_sockets_are_closed_after_the_signin_timeout() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_consumer_is_closed_with_4100_and_others_keep_going() {
-    let server = server_with(|c| c.server.outbound_queue_capacity = 2).await;
-    let mut slow = server.connect().await;
-    let mut fine = server.connect().await;
-    for channel in ["a", "b", "c"] {
-        slow.subscribe(channel).await;
-    }
-    fine.subscribe("a").await;
-    // One request queues three frames for `slow` before its writer runs.
-    let body = json!({"name":"burst","channels":["a","b","c"],"data":"x"}).to_string();
-    let (status, _) = server.api("POST", "/apps/app-id/events", &[], &body).await;
-    assert_eq!(status, 200);
-    slow.expect_refusal(
-        4100,
-        "Connection is over capacity: too many undelivered messages",
-    )
+    let server = server_with(|c| {
+        c.server.outbound_queue_capacity = 4;
+        c.server.max_request_size = 200_000;
+    })
     .await;
-    assert_eq!(fine.frame().await["event"], "burst");
+    // A client with a tiny receive buffer that stops reading: the kernel
+    // buffers fill, frames queue on the server, and the queue overflows.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("rcvbuf");
+    let stream = socket.connect(server.addr).await.expect("connect");
+    let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+    let (ws, _) = tokio_tungstenite::client_async(server.ws_url("app-key"), stream)
+        .await
+        .expect("handshake");
+    let mut slow = support::Client {
+        ws,
+        socket_id: String::new(),
+    };
+    slow.expect_event("pusher:connection_established").await;
+    slow.subscribe("a").await;
+    let mut fine = server.connect().await;
+    fine.subscribe("a").await;
+    let payload = "x".repeat(60_000);
+    let body = json!({"name":"burst","channel":"a","data":payload}).to_string();
+    for _ in 0..120 {
+        let (status, _) = server.api("POST", "/apps/app-id/events", &[], &body).await;
+        assert_eq!(status, 200);
+        assert_eq!(fine.frame().await["event"], "burst");
+    }
+    // The slow client now reads: after what the kernel held, the refusal.
+    let code = loop {
+        match slow.next().await {
+            support::Received::Frame(f) if f["event"] == "burst" => continue,
+            support::Received::Frame(f) => {
+                assert_eq!(f["event"], "pusher:error", "got {f}");
+                let data: serde_json::Value =
+                    serde_json::from_str(f["data"].as_str().expect("string")).expect("json");
+                assert_eq!(
+                    data["message"],
+                    "Connection is over capacity: too many undelivered messages"
+                );
+                break data["code"].as_u64().expect("code");
+            }
+            support::Received::Closed(frame) => panic!("closed without the error first: {frame:?}"),
+        }
+    };
+    assert_eq!(code, 4100);
+    assert_eq!(slow.expect_close().await, 4100);
     server.trigger("a", "after", "x").await;
     assert_eq!(fine.frame().await["event"], "after");
     server.shutdown().await;

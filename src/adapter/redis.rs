@@ -443,6 +443,15 @@ impl Adapter for RedisAdapter {
 
     async fn shutdown(&self) {
         let inner = &self.inner;
+        // Let the publisher send what the closing sockets queued (their
+        // `leave`s) before saying goodbye.
+        let drained = async {
+            while inner.outbox.capacity() < PUBLISH_QUEUE && inner.connected.load(Ordering::Acquire)
+            {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), drained).await;
         let conn = Inner::lock(&inner.commands).clone();
         if let Some(mut conn) = conn {
             let bye =

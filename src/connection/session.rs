@@ -77,6 +77,14 @@ impl Session {
         Flow::Continue
     }
 
+    /// Handles a frame that cannot be a Pusher message (binary).
+    pub fn on_invalid(&mut self) -> Flow {
+        if let Some(flow) = self.rate_limited() {
+            return flow;
+        }
+        self.error(ErrorCode::InvalidMessageFormat)
+    }
+
     /// Handles one text frame.
     pub fn on_text(&mut self, text: &str) -> Flow {
         if let Some(flow) = self.rate_limited() {

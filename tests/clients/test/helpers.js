@@ -11,11 +11,14 @@
 //   pusher-js and laravel-echo clients that are all disconnected in close().
 // - waitFor()/collector()/onceBound(): event-driven waiting with a timeout;
 //   no test uses sleeps for synchronisation.
+// - startRedis(): a throwaway redis-server on a free loopback port (for the
+//   cluster tests; startServer({scaling}) points clarion at it).
 
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const assert = require('node:assert/strict');
@@ -133,12 +136,25 @@ function tomlValue(v) {
   throw new Error(`unsupported TOML value ${JSON.stringify(v)}`);
 }
 
-/** apps: [{id,key,secret, ...flat per-app options}] */
-function buildConfig(apps) {
+/**
+ * apps: [{id,key,secret, ...flat per-app options}]
+ * sections (optional): {name: {key: value}} → extra flat TOML tables,
+ * e.g. {scaling: {enabled: true, url: 'redis://…', channel: '…'}}.
+ */
+function buildConfig(apps, sections = {}) {
   const lines = ['[server]', 'host = "127.0.0.1"', 'port = 0', ''];
   for (const app of apps) {
     lines.push('[[apps]]');
     for (const [k, v] of Object.entries(app)) {
+      if (v === undefined || v === null) continue;
+      lines.push(`${k} = ${tomlValue(v)}`);
+    }
+    lines.push('');
+  }
+  for (const [name, table] of Object.entries(sections)) {
+    if (!table) continue;
+    lines.push(`[${name}]`);
+    for (const [k, v] of Object.entries(table)) {
       if (v === undefined || v === null) continue;
       lines.push(`${k} = ${tomlValue(v)}`);
     }
@@ -161,7 +177,8 @@ function serverEnv() {
 
 /**
  * Start clarion. options.apps overrides the app list (default: the single
- * app-id/app-key/app-secret app, merged with options.app).
+ * app-id/app-key/app-secret app, merged with options.app). options.scaling,
+ * if given, becomes the [scaling] table (Redis clustering).
  */
 async function startServer(options = {}) {
   const bin = process.env.CLARION_BIN
@@ -173,7 +190,9 @@ async function startServer(options = {}) {
   const apps = options.apps || [{ ...APP, ...(options.app || {}) }];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clarion-client-tests-'));
   const configPath = path.join(dir, 'clarion.toml');
-  fs.writeFileSync(configPath, buildConfig(apps));
+  const sections = options.scaling ? { scaling: options.scaling } : {};
+  const configText = buildConfig(apps, sections);
+  fs.writeFileSync(configPath, configText);
 
   // cwd = the temp dir so that no stray .env file is picked up.
   const proc = spawn(bin, ['--config', configPath], {
@@ -190,6 +209,7 @@ async function startServer(options = {}) {
 
   let port;
   let host;
+  let startupListener = null;
   try {
     ({ host, port } = await waitFor((resolve, reject) => {
       const onData = (chunk) => {
@@ -203,13 +223,14 @@ async function startServer(options = {}) {
       proc.stderr.on('data', onData);
       proc.once('exit', onExit);
       proc.once('error', reject);
+      startupListener = onData;
       return () => { proc.removeListener('exit', onExit); };
     }, 15000, 'clarion "listening on" log line'));
   } catch (e) {
     proc.kill('SIGKILL');
     await exited;
     fs.rmSync(dir, { recursive: true, force: true });
-    e.message += `\nconfig:\n${buildConfig(apps)}\noutput so far:\n${output}`;
+    e.message += `\nconfig:\n${configText}\noutput so far:\n${output}`;
     throw e;
   }
   // Keep draining output so the child never blocks on a full pipe.
@@ -217,6 +238,10 @@ async function startServer(options = {}) {
     output += chunk.toString();
     if (output.length > 1_000_000) output = output.slice(-500_000);
   };
+  // `keep` takes over from the startup listener (both attached, every later
+  // chunk would be recorded twice); swapped in one step so no chunk is lost.
+  proc.stdout.removeListener('data', startupListener);
+  proc.stderr.removeListener('data', startupListener);
   proc.stdout.on('data', keep);
   proc.stderr.on('data', keep);
 
@@ -254,6 +279,115 @@ async function startServer(options = {}) {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
+}
+
+// ---------------------------------------------------------------- redis (cluster tests)
+
+/** A loopback port that was free a moment ago (bind to :0, read it, close). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Send PING over a fresh TCP connection; resolves true on "+PONG", false on anything else. */
+function redisPing(port, ms = 500) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    let buf = '';
+    const done = (ok) => { clearTimeout(timer); sock.destroy(); resolve(ok); };
+    const timer = setTimeout(() => done(false), ms);
+    sock.once('connect', () => sock.write('PING\r\n'));
+    sock.on('data', (c) => {
+      buf += c.toString();
+      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
+    });
+    sock.once('error', () => done(false));
+    sock.once('close', () => done(false));
+  });
+}
+
+/**
+ * Start a throwaway `redis-server` (no persistence) on a free 127.0.0.1 port
+ * and wait until it answers PING. Throws, with a clear message, when
+ * redis-server is not installed (REDIS_SERVER_BIN overrides the command).
+ * Retries with a new port if another process grabbed the chosen one.
+ * Returns {port, url, output(), stop()}; stop() is idempotent.
+ */
+async function startRedis({ attempts = 3, ms = 10000 } = {}) {
+  const bin = process.env.REDIS_SERVER_BIN || 'redis-server';
+  let lastError;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const port = await freePort();
+    const proc = spawn(bin, [
+      '--port', String(port), '--bind', '127.0.0.1',
+      '--save', '', '--appendonly', 'no',
+      '--dir', os.tmpdir(),
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const keep = (chunk) => {
+      output += chunk.toString();
+      if (output.length > 200_000) output = output.slice(-100_000);
+    };
+    proc.stdout.on('data', keep);
+    proc.stderr.on('data', keep);
+    let exitInfo = null;
+    let spawnError = null;
+    const exited = new Promise((resolve) => {
+      proc.once('exit', (code, signal) => { exitInfo = { code, signal }; resolve(exitInfo); });
+      proc.once('error', (e) => { spawnError = e; exitInfo = exitInfo || { error: e }; resolve(exitInfo); });
+    });
+    const deadline = Date.now() + ms;
+    let up = false;
+    while (!exitInfo && Date.now() < deadline) {
+      up = await redisPing(port);
+      if (up) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    if (spawnError && spawnError.code === 'ENOENT') {
+      throw new Error(`redis-server not found (tried \`${bin}\` on PATH): the cluster tests need a real Redis. `
+        + 'Install it (e.g. `apt-get install redis-server`) or set REDIS_SERVER_BIN to its path.');
+    }
+    if (up && !exitInfo) {
+      let stopping = null;
+      return {
+        port,
+        url: `redis://127.0.0.1:${port}/0`,
+        proc,
+        output: () => output,
+        stop(stopMs = 3000) {
+          if (!stopping) {
+            stopping = (async () => {
+              if (exitInfo) return exitInfo;
+              proc.kill('SIGTERM');
+              const r = await Promise.race([exited, new Promise((res) => setTimeout(() => res(null), stopMs).unref())]);
+              if (r === null) {
+                proc.kill('SIGKILL');
+                return exited;
+              }
+              return r;
+            })();
+          }
+          return stopping;
+        },
+      };
+    }
+    if (!exitInfo) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+    lastError = new Error(`redis-server on port ${port} did not answer PING (attempt ${attempt}/${attempts}, `
+      + `exit ${JSON.stringify(exitInfo)}${spawnError ? `, ${spawnError.message}` : ''}). Output:\n${output}`);
+    // Only a lost race for the port is worth another try.
+    if (!/address already in use/i.test(output)) break;
+  }
+  throw lastError;
 }
 
 // ---------------------------------------------------------------- auth backend (the "Laravel app")
@@ -574,6 +708,7 @@ module.exports = {
   onceBound,
   startAuthBackend,
   startEnv,
+  startRedis,
   startServer,
   waitFor,
 };
