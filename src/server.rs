@@ -272,10 +272,15 @@ fn upgrade(node: &Arc<Node>, mut req: Request<Incoming>, key: &str) -> HttpRespo
             tracing::warn!("upgraded connection is not a TCP stream");
             return;
         };
-        let socket = Arc::new(parts.io.into_inner());
+        let hyper::upgrade::Parts { io, read_buf, .. } = parts;
+        // Copy out what hyper read past the handshake and free its buffer
+        // now: it is 8 KiB that would otherwise live as long as the socket.
+        let pre_read = read_buf.to_vec();
+        drop(read_buf);
+        let socket = Arc::new(io.into_inner());
         let ws = WebSocketStream::from_partially_read(
             ReadHalf::new(socket.clone()),
-            parts.read_buf.to_vec(),
+            pre_read,
             Role::Server,
             Some(ws_config(max_message)),
         )
