@@ -97,7 +97,9 @@ enum End {
     Gone,
 }
 
-async fn serve<S>(ws: &mut S, socket: &TcpStream, session: &mut Session) -> Option<()>
+/// Serves the socket, then sends its last frames (error and close frame)
+/// unless it is already gone.
+async fn serve<S>(ws: &mut S, socket: &TcpStream, session: &mut Session)
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
 {
@@ -111,10 +113,9 @@ where
             ]);
         }
         End::Close(code, reason) => handle.send_final(&[Frame::close(code, reason)]),
-        End::Gone => return None,
+        End::Gone => return,
     }
     let _ = timeout(CLOSE_TIMEOUT, flush(handle, socket)).await;
-    Some(())
 }
 
 async fn serve_until_end<S>(ws: &mut S, socket: &TcpStream, session: &mut Session) -> End

@@ -81,6 +81,8 @@ impl RedisAdapter {
     /// # Errors
     /// A message when the Redis URL is invalid.
     pub fn start(config: &ScalingConfig, apps: Arc<AppRegistry>) -> Result<Self, String> {
+        // `rediss://` uses rustls with the ring provider (the only one built in).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let url = config.redis_url();
         let client =
             redis::Client::open(url.as_str()).map_err(|e| format!("invalid Redis URL: {e}"))?;
