@@ -143,6 +143,11 @@ pub struct ProcessNode {
 
 impl ProcessNode {
     pub async fn start(redis: &Redis, namespace: &str) -> ProcessNode {
+        ProcessNode::start_with(&redis.url(), namespace, &[]).await
+    }
+
+    /// A node on `redis_url` with extra environment variables.
+    pub async fn start_with(redis_url: &str, namespace: &str, env: &[(&str, &str)]) -> ProcessNode {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(env!("CARGO_BIN_EXE_clarion"))
             .args(["--host", "127.0.0.1", "--port", "0"])
@@ -152,8 +157,9 @@ impl ProcessNode {
             .env("REVERB_APP_SECRET", "app-secret")
             .env("REVERB_SCALING_ENABLED", "true")
             .env("REVERB_SCALING_CHANNEL", namespace)
-            .env("REDIS_URL", redis.url())
+            .env("REDIS_URL", redis_url)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
