@@ -7,12 +7,12 @@ mod cluster_support;
 mod support;
 
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use cluster_support::{node_config, Node, ProcessNode, Redis};
-use support::{raw_http, Client};
+use cluster_support::{node_config, ProcessNode, Redis};
+use support::{Client, TestServer};
 
 async fn connect(addr: SocketAddr) -> Client {
     let url = format!("ws://{addr}/app/app-key?protocol=7");
@@ -36,24 +36,7 @@ async fn api(
     params: &[(&str, &str)],
     body: &str,
 ) -> (u16, Value) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let query = clarion::auth::http_signature::signed_query(
-        "app-key",
-        "app-secret",
-        method,
-        path,
-        params,
-        body.as_bytes(),
-        now,
-    );
-    let (status, text) = raw_http(addr, method, &format!("{path}?{query}"), body).await;
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    support::signed_api(addr, "app-key", "app-secret", method, path, params, body).await
 }
 
 async fn trigger(addr: SocketAddr, channel: &str, event: &str, socket_id: Option<&str>) -> u16 {
@@ -126,8 +109,8 @@ async fn linked(a: SocketAddr, b: &mut Client, channel: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_cross_nodes_with_exclusion_and_client_events() {
     let redis = Redis::start().await;
-    let a = Node::start(node_config(&redis, "t1")).await;
-    let b = Node::start(node_config(&redis, "t1")).await;
+    let a = TestServer::clustered(node_config(&redis, "t1")).await;
+    let b = TestServer::clustered(node_config(&redis, "t1")).await;
     let mut on_a = connect(a.addr).await;
     let mut on_b = connect(b.addr).await;
     let mut on_b2 = connect(b.addr).await;
@@ -161,8 +144,8 @@ async fn events_cross_nodes_with_exclusion_and_client_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_is_cluster_wide_and_queries_aggregate() {
     let redis = Redis::start().await;
-    let a = Node::start(node_config(&redis, "t2")).await;
-    let b = Node::start(node_config(&redis, "t2")).await;
+    let a = TestServer::clustered(node_config(&redis, "t2")).await;
+    let b = TestServer::clustered(node_config(&redis, "t2")).await;
     let mut watcher = connect(b.addr).await;
     watcher.subscribe("public-probe").await;
     linked(a.addr, &mut watcher, "public-probe").await;
@@ -258,7 +241,7 @@ async fn presence_is_cluster_wide_and_queries_aggregate() {
 async fn killed_node_members_are_removed_within_the_bound() {
     let redis = Redis::start().await;
     let mut victim = ProcessNode::start(&redis, "t3").await;
-    let survivor = Node::start(node_config(&redis, "t3")).await;
+    let survivor = TestServer::clustered(node_config(&redis, "t3")).await;
     let mut watcher = connect(survivor.addr).await;
     watcher.subscribe_presence("presence-ops", "watcher").await;
     let mut doomed = connect(victim.addr).await;
@@ -293,8 +276,8 @@ async fn killed_node_members_are_removed_within_the_bound() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_keeps_local_delivery_and_converges_after() {
     let mut redis = Redis::start().await;
-    let a = Node::start(node_config(&redis, "t4")).await;
-    let b = Node::start(node_config(&redis, "t4")).await;
+    let a = TestServer::clustered(node_config(&redis, "t4")).await;
+    let b = TestServer::clustered(node_config(&redis, "t4")).await;
     let mut local = connect(a.addr).await;
     let mut remote = connect(b.addr).await;
     local.subscribe("ticker").await;
@@ -341,9 +324,9 @@ async fn redis_outage_keeps_local_delivery_and_converges_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_deployments_on_one_redis_are_isolated() {
     let redis = Redis::start().await;
-    let blue = Node::start(node_config(&redis, "blue")).await;
-    let blue2 = Node::start(node_config(&redis, "blue")).await;
-    let green = Node::start(node_config(&redis, "green")).await;
+    let blue = TestServer::clustered(node_config(&redis, "blue")).await;
+    let blue2 = TestServer::clustered(node_config(&redis, "blue")).await;
+    let green = TestServer::clustered(node_config(&redis, "green")).await;
     let mut on_blue2 = connect(blue2.addr).await;
     let mut on_green = connect(green.addr).await;
     on_blue2.subscribe("news").await;

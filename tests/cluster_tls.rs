@@ -163,24 +163,14 @@ async fn nodes_link_through_a_tls_redis() {
     // Publish on A until the nodes are linked and the event reaches B.
     let mut delivered = false;
     for _ in 0..50 {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_secs();
         let body = r#"{"name":"over-tls","channel":"secure","data":"{}"}"#;
-        let query = clarion::auth::http_signature::signed_query(
+        let (status, _) = support::signed_api(
+            a.addr,
             "app-key",
             "app-secret",
             "POST",
             "/apps/app-id/events",
             &[],
-            body.as_bytes(),
-            now,
-        );
-        let (status, _) = support::raw_http(
-            a.addr,
-            "POST",
-            &format!("/apps/app-id/events?{query}"),
             body,
         )
         .await;

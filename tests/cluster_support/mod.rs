@@ -7,9 +7,6 @@ use std::net::{SocketAddr, TcpListener as StdListener};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-
 use clarion::config::{AppConfig, Config};
 
 /// A `redis-server` child process on a free loopback port.
@@ -98,41 +95,6 @@ pub fn node_config(redis: &Redis, namespace: &str) -> Config {
     config.scaling.node_timeout_ms = 2_000;
     config.scaling.query_timeout_ms = 1_000;
     config
-}
-
-/// An in-process node.
-pub struct Node {
-    pub addr: SocketAddr,
-    stop: CancellationToken,
-    task: Option<JoinHandle<()>>,
-}
-
-impl Node {
-    pub async fn start(config: Config) -> Node {
-        let listener = clarion::server::bind(&config).await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let node = clarion::server::build_node(&config).expect("node");
-        let stop = CancellationToken::new();
-        let stopped = stop.clone();
-        let task = tokio::spawn(async move {
-            clarion::server::run(listener, node, async move { stopped.cancelled().await }).await;
-        });
-        Node {
-            addr,
-            stop,
-            task: Some(task),
-        }
-    }
-
-    pub async fn shutdown(mut self) {
-        self.stop.cancel();
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(15), task)
-                .await
-                .expect("node stops")
-                .expect("task");
-        }
-    }
 }
 
 /// A node running as a separate process of the built binary.

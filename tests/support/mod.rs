@@ -50,12 +50,25 @@ impl TestServer {
     }
 
     /// Starts a server with `config` (its host/port are forced to loopback:0).
-    pub async fn with_config(mut config: Config) -> TestServer {
+    pub async fn with_config(config: Config) -> TestServer {
+        TestServer::spawn(config, false).await
+    }
+
+    /// Starts a cluster node: the adapter `config.scaling` asks for (Redis).
+    pub async fn clustered(config: Config) -> TestServer {
+        TestServer::spawn(config, true).await
+    }
+
+    async fn spawn(mut config: Config, scaling: bool) -> TestServer {
         config.server.host = "127.0.0.1".to_owned();
         config.server.port = 0;
         let listener = clarion::server::bind(&config).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let node = clarion::server::local_node(&config);
+        let node = if scaling {
+            clarion::server::build_node(&config).expect("node")
+        } else {
+            clarion::server::local_node(&config)
+        };
         let stop = CancellationToken::new();
         let stopped = stop.clone();
         let task = tokio::spawn(async move {
@@ -133,16 +146,7 @@ impl TestServer {
         params: &[(&str, &str)],
         body: &str,
     ) -> (u16, Value) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_secs();
-        let query = signed_query(key, secret, method, path, params, body.as_bytes(), now);
-        let (status, text) = self.http(method, &format!("{path}?{query}"), body).await;
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        signed_api(self.addr, key, secret, method, path, params, body).await
     }
 
     /// A raw HTTP/1.1 request; returns status and body text.
@@ -156,6 +160,29 @@ impl TestServer {
         let (status, reply) = self.api("POST", "/apps/app-id/events", &[], &body).await;
         assert_eq!(status, 200, "trigger failed: {reply}");
     }
+}
+
+/// Sends a request to the HTTP API at `addr`, signed as the SDKs sign;
+/// returns status and JSON body (or the text as a JSON string).
+pub async fn signed_api(
+    addr: SocketAddr,
+    key: &str,
+    secret: &str,
+    method: &str,
+    path: &str,
+    params: &[(&str, &str)],
+    body: &str,
+) -> (u16, Value) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let query = signed_query(key, secret, method, path, params, body.as_bytes(), now);
+    let (status, text) = raw_http(addr, method, &format!("{path}?{query}"), body).await;
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 /// A minimal HTTP/1.1 client over one TCP connection (Connection: close).
