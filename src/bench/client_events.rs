@@ -108,17 +108,8 @@ pub(crate) async fn run(target: &Target, args: &ClientEventsArgs) -> Result<Repo
     let channel_of = |i: usize| format!("private-bench-{}", i / 2);
     let mut set = fleet::spawn(&target, 2 * pairs, &live, channel_of, true, body);
     let settled = fleet::settle(&target, &live, 2 * pairs, started).await;
+    fleet::require_some_ready(&live, "socket")?;
     let ready = Live::get(&live.ready);
-    if ready == 0 {
-        let why = live
-            .failures()
-            .first()
-            .map(|f| f.2.clone())
-            .unwrap_or_default();
-        return Err(BenchError::Setup(format!(
-            "no socket could subscribe: {why}"
-        )));
-    }
     let senders = shared.tx_ready.load(Ordering::Relaxed);
 
     let server_before = target.server_sample();

@@ -94,17 +94,8 @@ pub(crate) async fn run(target: &Target, args: &FanoutArgs) -> Result<Report, Be
         body,
     );
     let settled = fleet::settle(&target, &live, subs, started).await;
+    fleet::require_some_ready(&live, "subscriber")?;
     let ready = Live::get(&live.ready);
-    if ready == 0 {
-        let why = live
-            .failures()
-            .first()
-            .map(|f| f.2.clone())
-            .unwrap_or_default();
-        return Err(BenchError::Setup(format!(
-            "no subscriber could subscribe: {why}"
-        )));
-    }
 
     let server_before = target.server_sample();
     let bench_before = proc_stats::own_sample();

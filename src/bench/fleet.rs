@@ -106,3 +106,19 @@ pub(crate) async fn join<T: 'static>(set: &mut JoinSet<Option<T>>, wait: Duratio
     set.abort_all();
     out
 }
+
+/// Fails the run when not one socket of the fleet subscribed, quoting the
+/// first failure so the user sees why (wrong key, server down, …).
+pub(crate) fn require_some_ready(live: &Live, what: &str) -> Result<(), super::BenchError> {
+    if Live::get(&live.ready) > 0 {
+        return Ok(());
+    }
+    let why = live
+        .failures()
+        .first()
+        .map(|f| f.2.clone())
+        .unwrap_or_default();
+    Err(super::BenchError::Setup(format!(
+        "no {what} could subscribe: {why}"
+    )))
+}
