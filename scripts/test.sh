@@ -22,10 +22,19 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 echo "== cargo test"
-cargo test --locked
+cargo test --locked 2>&1 | tee -a "$log"
 if [ -f tests/clients/package.json ]; then
   echo "== real-client tests (pusher-js, laravel-echo, pusher SDK)"
   cargo build --locked --bin clarion
-  (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error && CLARION_BIN="$PWD/../../target/debug/clarion" npm test)
+  (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error && CLARION_BIN="$PWD/../../target/debug/clarion" npm test) 2>&1 | tee -a "$log"
 fi
+# One closing line for everything that ran (cargo's and node's own summaries above).
+awk '
+  /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+  /^# pass / { p += $3 }
+  /^# fail / { f += $3 }
+  END { printf "total: %d passed, %d failed\n", p, f }
+' "$log"
