@@ -316,12 +316,14 @@ impl Session {
         self.node
             .adapter
             .publish(&self.app, &channel, &frame, Some(self.socket_id));
-        self.node.lifecycle.emit(LifecycleEvent::ClientEvent {
-            app_id: self.app.id.clone(),
-            channel,
-            event: Arc::from(event),
-            socket_id: self.socket_id,
-        });
+        self.node
+            .lifecycle
+            .emit_with(|| LifecycleEvent::ClientEvent {
+                app_id: self.app.id.clone(),
+                channel: channel.clone(),
+                event: Arc::from(event),
+                socket_id: self.socket_id,
+            });
         Flow::Continue
     }
 

@@ -25,6 +25,8 @@ pub const WAIT: Duration = Duration::from_secs(5);
 pub struct TestServer {
     pub addr: SocketAddr,
     pub config: Config,
+    /// The server's shared state, for tests that observe it directly.
+    pub node: std::sync::Arc<clarion::node::Node>,
     stop: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -71,12 +73,14 @@ impl TestServer {
         };
         let stop = CancellationToken::new();
         let stopped = stop.clone();
+        let served = node.clone();
         let task = tokio::spawn(async move {
-            clarion::server::run(listener, node, async move { stopped.cancelled().await }).await;
+            clarion::server::run(listener, served, async move { stopped.cancelled().await }).await;
         });
         TestServer {
             addr,
             config,
+            node,
             stop,
             task: Some(task),
         }
