@@ -36,7 +36,13 @@ pub struct App {
     cache: DashMap<ChannelName, (Frame, Instant)>,
     /// Live sockets, for the `max_connections` quota.
     connections: AtomicUsize,
+    /// Cache writes since the last sweep of expired cache entries.
+    cache_writes: AtomicUsize,
 }
+
+/// Cache writes between two sweeps of expired entries, so channels that are
+/// published to once and never read do not accumulate.
+const CACHE_SWEEP_EVERY: usize = 1024;
 
 impl App {
     /// A new app with no sockets.
@@ -49,6 +55,7 @@ impl App {
             users: DashMap::new(),
             cache: DashMap::new(),
             connections: AtomicUsize::new(0),
+            cache_writes: AtomicUsize::new(0),
         }
     }
 
@@ -139,6 +146,11 @@ impl App {
         if channel.is_cache() {
             self.cache
                 .insert(channel.clone(), (frame.clone(), Instant::now()));
+            if self.cache_writes.fetch_add(1, Ordering::Relaxed) % CACHE_SWEEP_EVERY
+                == CACHE_SWEEP_EVERY - 1
+            {
+                self.cache.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
+            }
         }
         self.channels.broadcast(channel.as_str(), frame, except)
     }
@@ -263,6 +275,21 @@ mod tests {
         );
         assert!(!exact.origin_allowed(Some("not a url")));
         assert!(app(&["*"]).origin_allowed(None));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expired_cache_entries_are_swept_without_being_read() {
+        let app = App::new(AppConfig::development());
+        let frame = Frame::text("{}");
+        let old = ChannelName::parse("cache-once").expect("valid");
+        app.deliver(&old, &frame, None);
+        tokio::time::advance(CACHE_TTL + Duration::from_secs(1)).await;
+        let busy = ChannelName::parse("cache-busy").expect("valid");
+        for _ in 0..CACHE_SWEEP_EVERY {
+            app.deliver(&busy, &frame, None);
+        }
+        assert!(app.cache.get("cache-once").is_none(), "swept");
+        assert!(app.cached("cache-busy").is_some(), "fresh entries stay");
     }
 
     #[test]
