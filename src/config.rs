@@ -49,6 +49,8 @@ pub struct ServerConfig {
     pub write_timeout: u64,
     /// Allowed skew of an HTTP API `auth_timestamp`, in seconds; 0 disables.
     pub auth_timestamp_window: u64,
+    /// Runtime worker threads; `None` is one per CPU core.
+    pub worker_threads: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +65,7 @@ impl Default for ServerConfig {
             outbound_queue_capacity: 1_000,
             write_timeout: 10,
             auth_timestamp_window: 600,
+            worker_threads: None,
         }
     }
 }

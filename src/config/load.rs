@@ -82,6 +82,7 @@ pub const ENV_VARS: &[&str] = &[
     "CLARION_MAX_CONNECTIONS",
     "CLARION_OUTBOUND_QUEUE_CAPACITY",
     "CLARION_WRITE_TIMEOUT",
+    "CLARION_WORKER_THREADS",
     "CLARION_AUTH_TIMESTAMP_WINDOW",
     "REVERB_APP_ID",
     "REVERB_APP_KEY",
@@ -354,6 +355,9 @@ fn apply_server(env: &Env, cfg: &mut Config) -> Result<(), ConfigError> {
         env.positive("CLARION_OUTBOUND_QUEUE_CAPACITY")?,
     );
     set(&mut s.write_timeout, env.positive("CLARION_WRITE_TIMEOUT")?);
+    if let Some(threads) = env.positive("CLARION_WORKER_THREADS")? {
+        s.worker_threads = Some(threads);
+    }
     set(
         &mut s.auth_timestamp_window,
         env.parse(

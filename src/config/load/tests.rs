@@ -169,6 +169,7 @@ fn every_server_and_scaling_variable_is_mapped() {
             ("CLARION_OUTBOUND_QUEUE_CAPACITY", "64"),
             ("CLARION_WRITE_TIMEOUT", "3"),
             ("CLARION_AUTH_TIMESTAMP_WINDOW", "0"),
+            ("CLARION_WORKER_THREADS", "1"),
             ("REVERB_SCALING_ENABLED", "true"),
             ("REVERB_SCALING_CHANNEL", "prod"),
             ("REDIS_HOST", "redis.internal"),
@@ -188,6 +189,7 @@ fn every_server_and_scaling_variable_is_mapped() {
         outbound_queue_capacity: 64,
         write_timeout: 3,
         auth_timestamp_window: 0,
+        worker_threads: Some(1),
     };
     assert_eq!(cfg.server, server);
     let scaling = ScalingConfig {
