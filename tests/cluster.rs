@@ -339,3 +339,39 @@ async fn two_deployments_on_one_redis_are_isolated() {
     blue2.shutdown().await;
     green.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_node_delays_queries_by_the_timeout_at_most() {
+    let redis = Redis::start().await;
+    let frozen = ProcessNode::start(&redis, "t6").await;
+    let mut config = node_config(&redis, "t6");
+    config.scaling.node_timeout_ms = 60_000; // keep the frozen node in the cluster
+    let live = TestServer::clustered(config).await;
+    let mut on_frozen = connect(frozen.addr).await;
+    on_frozen.subscribe("ticker").await;
+    let mut local = connect(live.addr).await;
+    local.subscribe("ticker").await;
+    // Both nodes answer while both are running.
+    let ok = eventually(Duration::from_secs(10), || async {
+        let (_, c) = api(live.addr, "GET", "/apps/app-id/connections", &[], "").await;
+        c["connections"] == 2
+    })
+    .await;
+    assert!(ok, "the query never covered both nodes");
+    frozen.signal("STOP");
+    let started = tokio::time::Instant::now();
+    let (status, c) = api(live.addr, "GET", "/apps/app-id/connections", &[], "").await;
+    let took = started.elapsed();
+    frozen.signal("CONT");
+    assert_eq!(status, 200);
+    assert_eq!(
+        c["connections"], 1,
+        "answers with the nodes that replied: {c}"
+    );
+    // query_timeout_ms is 1 s in node_config.
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "took {took:?}"
+    );
+    live.shutdown().await;
+}

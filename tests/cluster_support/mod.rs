@@ -149,6 +149,15 @@ impl ProcessNode {
         ProcessNode { addr, child }
     }
 
+    /// Sends `signal` (e.g. `STOP`, `CONT`) to the node process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
     /// SIGKILL: no goodbye, no cleanup.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
