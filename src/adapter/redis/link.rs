@@ -1,0 +1,148 @@
+//! The background tasks that keep a node linked to Redis: the SUBSCRIBE
+//! connection (reconnected with backoff, resynchronising presence each
+//! time), the ordered publisher, and the heartbeat that also reaps silent
+//! nodes.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::{Duration, Instant};
+
+use super::{Envelope, Inner};
+
+/// Backoff between reconnection attempts: 100 ms doubling to 5 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((100u64 << attempt.min(6)).min(5_000))
+}
+
+/// Keeps one SUBSCRIBE connection up and applies what arrives.
+pub(super) async fn subscriber(inner: Arc<Inner>) {
+    let mut attempt = 0u32;
+    let mut ever_connected = false;
+    loop {
+        let linked = async {
+            let mut pubsub = inner.client.get_async_pubsub().await?;
+            pubsub.subscribe(&inner.channel).await?;
+            let commands = inner.client.get_multiplexed_async_connection().await?;
+            Ok::<_, redis::RedisError>((pubsub, commands))
+        };
+        let result = tokio::select! {
+            _ = inner.stop.cancelled() => return,
+            r = linked => r,
+        };
+        match result {
+            Ok((mut pubsub, commands)) => {
+                attempt = 0;
+                *Inner::lock(&inner.commands) = Some(commands);
+                inner.connected.store(true, Ordering::Release);
+                if ever_connected {
+                    tracing::info!("reconnected to Redis; resynchronising presence");
+                } else {
+                    tracing::info!("connected to Redis");
+                }
+                ever_connected = true;
+                // Peers could not be heard while we were away: restart their clocks.
+                for seen in Inner::lock(&inner.peers).values_mut() {
+                    *seen = Instant::now();
+                }
+                inner.send(&inner.state());
+                inner.send(&Envelope::Sync { n: inner.node_id });
+                let mut messages = pubsub.on_message();
+                loop {
+                    tokio::select! {
+                        _ = inner.stop.cancelled() => return,
+                        message = messages.next() => match message {
+                            Some(message) => {
+                                let Ok(payload) = message.get_payload::<String>() else { continue };
+                                match serde_json::from_str::<Envelope>(&payload) {
+                                    Ok(envelope) => inner.handle(envelope),
+                                    Err(e) => tracing::debug!(error = %e, "ignoring an unreadable cluster message"),
+                                }
+                            }
+                            None => break,
+                        }
+                    }
+                }
+                inner.connected.store(false, Ordering::Release);
+                tracing::warn!(
+                    "lost the Redis connection; serving local sockets only until it returns"
+                );
+            }
+            Err(e) => {
+                inner.connected.store(false, Ordering::Release);
+                // Logged once per outage, not once per attempt.
+                if attempt == 0 {
+                    tracing::warn!(error = %e, "cannot reach Redis; retrying with backoff");
+                }
+            }
+        }
+        tokio::select! {
+            _ = inner.stop.cancelled() => return,
+            _ = tokio::time::sleep(backoff(attempt)) => {}
+        }
+        attempt = attempt.saturating_add(1);
+    }
+}
+
+/// Publishes queued envelopes in order on the command connection.
+pub(super) async fn publisher(inner: Arc<Inner>, mut queue: mpsc::Receiver<String>) {
+    let mut failing = false;
+    loop {
+        let text = tokio::select! {
+            _ = inner.stop.cancelled() => return,
+            t = queue.recv() => match t { Some(t) => t, None => return },
+        };
+        let conn = Inner::lock(&inner.commands).clone();
+        let Some(mut conn) = conn else { continue };
+        let sent: Result<i64, _> = redis::cmd("PUBLISH")
+            .arg(&inner.channel)
+            .arg(text)
+            .query_async(&mut conn)
+            .await;
+        match sent {
+            Ok(_) if failing => {
+                failing = false;
+                tracing::info!("publishing to Redis again");
+            }
+            Ok(_) => {}
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(error = %e, "publishing to Redis failed; events stay local until it recovers");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Announces this node every `heartbeat_interval_ms` and removes nodes not
+/// heard from for `node_timeout_ms` (only while this node itself is linked).
+pub(super) async fn heartbeat(inner: Arc<Inner>) {
+    let every = Duration::from_millis(inner.config.heartbeat_interval_ms);
+    let timeout = Duration::from_millis(inner.config.node_timeout_ms);
+    let mut tick = tokio::time::interval(every.min(Duration::from_secs(1)));
+    let mut last_beat = Instant::now() - every;
+    loop {
+        tokio::select! {
+            _ = inner.stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if !inner.connected.load(Ordering::Acquire) {
+            continue;
+        }
+        if last_beat.elapsed() >= every {
+            inner.send(&Envelope::Heartbeat { n: inner.node_id });
+            last_beat = Instant::now();
+        }
+        let dead: Vec<u64> = Inner::lock(&inner.peers)
+            .iter()
+            .filter(|(_, seen)| seen.elapsed() > timeout)
+            .map(|(n, _)| *n)
+            .collect();
+        for node in dead {
+            tracing::warn!(node, "node silent for {timeout:?}; removing its members");
+            inner.forget(node);
+        }
+    }
+}
