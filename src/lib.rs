@@ -18,7 +18,7 @@
 //! | [`http_api`] | the signed Pusher REST API |
 //! | [`server`] | binding, routing, upgrades, graceful shutdown |
 //! | [`shutdown`] | signals, cancellation token and task tracker |
-//! | [`bench`] | `clarion bench`: a load generator for any Pusher-protocol server |
+//! | [`mod@bench`] | `clarion bench`: a load generator for any Pusher-protocol server |
 //!
 //! `protocol`, `auth` and `config` do no IO. For performance reasons the
 //! fan-out path allocates nothing per subscriber: an event is encoded once

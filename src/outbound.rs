@@ -300,7 +300,7 @@ impl SocketHandle {
         self.outbox.wake.notify_one();
     }
 
-    /// Writes queued frames to the sink, up to [`COALESCE`] per `write`,
+    /// Writes queued frames to the sink, up to 64 per `write`,
     /// until the queue is empty or the sink is full.
     pub fn flush(&self) -> Flushed {
         let Some(sink) = &self.outbox.sink else {
