@@ -17,7 +17,7 @@ mod session;
 use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt};
-use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::time::{sleep_until, timeout, Duration, Instant};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::Message;
@@ -44,9 +44,10 @@ pub struct Admission {
     pub origin: Option<String>,
 }
 
-/// Serves one WebSocket until it closes: `ws` reads client frames from
-/// `socket`, and every write goes to `socket` through the socket's handle.
-pub async fn run<S>(mut ws: S, socket: Arc<TcpStream>, admission: Admission)
+/// Serves one WebSocket until it closes: `ws` reads client frames from the
+/// socket's read half, and every write goes to `socket`, its write half,
+/// through the socket's handle.
+pub async fn run<S>(mut ws: S, socket: Arc<OwnedWriteHalf>, admission: Admission)
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
 {
@@ -99,7 +100,7 @@ enum End {
 
 /// Serves the socket, then sends its last frames (error and close frame)
 /// unless it is already gone.
-async fn serve<S>(ws: &mut S, socket: &TcpStream, session: &mut Session)
+async fn serve<S>(ws: &mut S, socket: &OwnedWriteHalf, session: &mut Session)
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
 {
@@ -118,7 +119,7 @@ where
     let _ = timeout(CLOSE_TIMEOUT, flush(handle, socket)).await;
 }
 
-async fn serve_until_end<S>(ws: &mut S, socket: &TcpStream, session: &mut Session) -> End
+async fn serve_until_end<S>(ws: &mut S, socket: &OwnedWriteHalf, session: &mut Session) -> End
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
 {
@@ -218,7 +219,7 @@ fn next_deadline(idle: Instant, signin: Option<Instant>, session: &Session) -> I
 
 /// Writes everything queued, waiting for the socket to become writable as
 /// often as needed; `false` if the socket broke.
-async fn flush(handle: &SocketHandle, socket: &TcpStream) -> bool {
+async fn flush(handle: &SocketHandle, socket: &OwnedWriteHalf) -> bool {
     loop {
         match handle.flush() {
             Flushed::Done => return true,
@@ -237,7 +238,7 @@ fn error_frame(reason: ErrorCode) -> Frame {
 }
 
 /// Refuses a socket before `connection_established`: error, then close.
-async fn refuse(handle: &SocketHandle, socket: &TcpStream, reason: ErrorCode) {
+async fn refuse(handle: &SocketHandle, socket: &OwnedWriteHalf, reason: ErrorCode) {
     handle.send_final(&[
         error_frame(reason),
         Frame::close(reason.code(), reason.message()),

@@ -138,9 +138,9 @@ pub trait FrameSink: Send + Sync + fmt::Debug {
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
 }
 
-impl FrameSink for tokio::net::TcpStream {
+impl FrameSink for tokio::net::tcp::OwnedWriteHalf {
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        tokio::net::TcpStream::try_write_vectored(self, bufs)
+        tokio::net::tcp::OwnedWriteHalf::try_write_vectored(self, bufs)
     }
 }
 

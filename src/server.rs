@@ -277,9 +277,10 @@ fn upgrade(node: &Arc<Node>, mut req: Request<Incoming>, key: &str) -> HttpRespo
         // now: it is 8 KiB that would otherwise live as long as the socket.
         let pre_read = read_buf.to_vec();
         drop(read_buf);
-        let socket = Arc::new(io.into_inner());
+        let (read, write) = io.into_inner().into_split();
+        let socket = Arc::new(write);
         let ws = WebSocketStream::from_partially_read(
-            ReadHalf::new(socket.clone()),
+            ReadHalf::new(read),
             pre_read,
             Role::Server,
             Some(ws_config(max_message)),

@@ -1,48 +1,38 @@
-//! `ReadHalf`: the reading side of a shared TCP socket, as tungstenite
-//! needs it. Reads go to the socket; writes are discarded, because every
-//! frame to the client is written through the socket's `SocketHandle`
-//! (tungstenite's automatic pong and close replies are sent by the
-//! connection task instead, in order with everything else).
+//! `ReadHalf`: the reading half of a TCP socket, as tungstenite needs it.
+//! Reads go to the socket (tokio's own read, which notices a drained
+//! socket from a short read and so saves an extra `read` per message);
+//! writes are discarded, because every frame to the client is written
+//! through the socket's `SocketHandle` on the write half (tungstenite's
+//! automatic pong and close replies are sent by the connection task
+//! instead, in order with everything else).
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedReadHalf;
 
-/// Reads from a socket that publishers write to directly.
+/// Reads from a socket whose write half publishers write to directly.
 #[derive(Debug)]
 pub struct ReadHalf {
-    socket: Arc<TcpStream>,
+    socket: OwnedReadHalf,
 }
 
 impl ReadHalf {
     /// Reads from `socket`.
-    pub fn new(socket: Arc<TcpStream>) -> Self {
+    pub fn new(socket: OwnedReadHalf) -> Self {
         ReadHalf { socket }
     }
 }
 
 impl AsyncRead for ReadHalf {
     fn poll_read(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        loop {
-            ready!(self.socket.poll_read_ready(cx))?;
-            match self.socket.try_read(buf.initialize_unfilled()) {
-                Ok(n) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                // Readiness was stale; it is cleared, so poll again.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
+        Pin::new(&mut self.socket).poll_read(cx, buf)
     }
 }
 
