@@ -170,6 +170,8 @@ struct Queue {
     close: Option<ErrorCode>,
     /// The socket failed a write: nothing more can be sent.
     broken: bool,
+    /// The last frames (error, close) are queued: nothing may follow them.
+    sealed: bool,
     /// Frames allowed to wait before the subscriber counts as too slow.
     capacity: usize,
 }
@@ -214,6 +216,7 @@ impl SocketHandle {
                     head_written: 0,
                     close: None,
                     broken: false,
+                    sealed: false,
                     capacity: capacity.max(1),
                 }),
                 wake: Notify::new(),
@@ -238,7 +241,7 @@ impl SocketHandle {
     /// [`SendError`] when the frame was not delivered.
     pub fn send(&self, frame: &Frame) -> Result<(), SendError> {
         let mut q = self.queue();
-        if q.close.is_some() || q.broken {
+        if q.close.is_some() || q.broken || q.sealed {
             return Err(SendError::Closing);
         }
         if q.frames.is_empty() {
@@ -281,9 +284,10 @@ impl SocketHandle {
     }
 
     /// Queues the socket's last frames (an error, a close frame) even when
-    /// it is closing or full.
+    /// it is closing or full; nothing sent afterwards is delivered.
     pub fn send_final(&self, frames: &[Frame]) {
         let mut q = self.queue();
+        q.sealed = true;
         q.frames.extend(frames.iter().cloned());
         drop(q);
         self.outbox.wake.notify_one();

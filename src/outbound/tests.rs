@@ -109,6 +109,15 @@ fn overflow_closes_with_4100_and_frees_the_queue() {
     assert_eq!(h.len(), 1, "final frames are queued even when closing");
 }
 
+#[test]
+fn nothing_follows_the_final_frames() {
+    let sink = FakeSink::with_room(0); // busy: everything queues
+    let h = SocketHandle::with_sink(16, sink);
+    h.send_final(&[Frame::close(4200, "bye")]);
+    assert_eq!(h.send(&Frame::text("late")), Err(SendError::Closing));
+    assert_eq!(h.len(), 1, "only the close frame is queued");
+}
+
 #[tokio::test]
 async fn wake_up_is_not_lost_when_nobody_waits() {
     let h = SocketHandle::new(8);
