@@ -64,6 +64,8 @@ pub struct Subscribed {
 pub struct Unsubscribed {
     /// The socket was subscribed.
     pub removed: bool,
+    /// The presence user id the socket had subscribed with.
+    pub user_id: Option<Arc<str>>,
     /// The channel has no subscribers left (channel vacated).
     pub vacated: bool,
     /// The user's last socket left the presence channel (member removed).
@@ -184,6 +186,7 @@ impl ChannelRegistry {
             return out;
         };
         out.removed = true;
+        out.user_id = sub.user_id.clone();
         out.subscription_count = ch.subscribers.len();
         if let (Some(roster), Some(user_id)) = (ch.roster.as_mut(), sub.user_id.as_ref()) {
             let left = roster.leave(user_id);

@@ -109,21 +109,15 @@ pub const ENV_VARS: &[&str] = &[
     "REDIS_DB",
 ];
 
-/// The per-app options of the env app (`REVERB_APP_*` beyond id/key/secret).
-const APP_OPTION_VARS: &[&str] = &[
-    "REVERB_APP_PING_INTERVAL",
-    "REVERB_APP_ACTIVITY_TIMEOUT",
-    "REVERB_APP_MAX_CONNECTIONS",
-    "REVERB_APP_MAX_MESSAGE_SIZE",
-    "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM",
-    "REVERB_APP_RATE_LIMITING_ENABLED",
-    "REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS",
-    "REVERB_APP_RATE_LIMITING_MAX_ATTEMPTS",
-    "REVERB_APP_RATE_LIMIT_DECAY_SECONDS",
-    "REVERB_APP_RATE_LIMITING_DECAY_SECONDS",
-    "REVERB_APP_RATE_LIMIT_TERMINATE",
-    "REVERB_APP_ALLOWED_ORIGINS",
-];
+/// Whether `var` is a per-app option of the env app (a `REVERB_APP_*`
+/// variable beyond id, key and secret).
+fn is_app_option(var: &str) -> bool {
+    var.starts_with("REVERB_APP_")
+        && !matches!(
+            var,
+            "REVERB_APP_ID" | "REVERB_APP_KEY" | "REVERB_APP_SECRET"
+        )
+}
 
 /// URL schemes the redis client accepts (after [`normalise_redis_url`]).
 const REDIS_SCHEMES: &[&str] = &["redis://", "rediss://", "redis+unix://", "unix://"];
@@ -424,7 +418,8 @@ fn apply_app(
                     .to_owned(),
             ));
         }
-        if let Some(var) = APP_OPTION_VARS.iter().find(|var| env.get(var).is_some()) {
+        let mut options = ENV_VARS.iter().filter(|var| is_app_option(var));
+        if let Some(var) = options.find(|var| env.get(var).is_some()) {
             return Err(ConfigError::Invalid(format!(
                 "{var} is set but REVERB_APP_ID is not; REVERB_APP_* options apply only to \
                  the app named by REVERB_APP_ID"

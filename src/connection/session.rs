@@ -252,17 +252,13 @@ impl Session {
 
     fn leave(&self, channel: &ChannelName) {
         let count_events = self.app.config.subscription_count_events;
-        if let Some(Some(user)) = self
-            .app
-            .channels
-            .subscription(channel.as_str(), self.socket_id)
-        {
-            self.app.remove_user_socket(&user, self.socket_id);
-        }
         let outcome = self
             .app
             .channels
             .unsubscribe(channel.as_str(), self.socket_id, count_events);
+        if let Some(user) = &outcome.user_id {
+            self.app.remove_user_socket(user, self.socket_id);
+        }
         if let Some(user_id) = &outcome.last_local {
             self.node.adapter.member_left(&self.app, channel, user_id);
         }
