@@ -1,6 +1,10 @@
 //! The apps this server hosts, looked up by key (WebSocket) or id (HTTP
 //! API), each with its own channels, sockets, user index and event cache,
 //! so apps never see each other's channels or events.
+//!
+//! `sockets.rs` owns the app's live sockets and which user each acts as.
+
+mod sockets;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +18,7 @@ use crate::channels::ChannelRegistry;
 use crate::config::AppConfig;
 use crate::outbound::{Frame, SocketHandle};
 use crate::protocol::{ChannelName, ErrorCode, SocketId};
+pub(crate) use sockets::SocketIndex;
 
 /// How long a cache channel keeps its last event (Pusher: 30 minutes).
 pub const CACHE_TTL: Duration = Duration::from_secs(30 * 60);
@@ -27,15 +32,11 @@ pub struct App {
     pub id: Arc<str>,
     /// Subscribers per channel.
     pub channels: ChannelRegistry,
-    /// Every live socket of the app on this node.
-    sockets: DashMap<SocketId, SocketHandle>,
-    /// Sockets per user id (signed-in users and presence members), for
-    /// `terminate_connections`. A socket appears once per association.
-    users: DashMap<Arc<str>, Vec<SocketId>>,
+    /// Every live socket of the app on this node and the user each acts
+    /// as: the quota, the connection count and `terminate_connections`.
+    pub(crate) sockets: SocketIndex,
     /// Last event of each cache channel, with when it was stored.
     cache: DashMap<ChannelName, (Frame, Instant)>,
-    /// Live sockets, for the `max_connections` quota.
-    connections: AtomicUsize,
     /// Cache writes since the last sweep of expired cache entries.
     cache_writes: AtomicUsize,
 }
@@ -51,10 +52,8 @@ impl App {
             id: Arc::from(config.id.as_str()),
             config,
             channels: ChannelRegistry::new(),
-            sockets: DashMap::new(),
-            users: DashMap::new(),
+            sockets: SocketIndex::default(),
             cache: DashMap::new(),
-            connections: AtomicUsize::new(0),
             cache_writes: AtomicUsize::new(0),
         }
     }
@@ -65,78 +64,22 @@ impl App {
     /// # Errors
     /// [`ErrorCode::OverConnectionQuota`] when the app is full.
     pub fn add_socket(&self, handle: &SocketHandle) -> Result<SocketId, ErrorCode> {
-        let count = self.connections.fetch_add(1, Ordering::AcqRel);
-        if self.config.max_connections.is_some_and(|max| count >= max) {
-            self.connections.fetch_sub(1, Ordering::AcqRel);
-            return Err(ErrorCode::OverConnectionQuota);
-        }
-        loop {
-            let id = SocketId::new(
-                rand::random::<u32>() % 1_000_000_000,
-                rand::random::<u32>() % 1_000_000_000,
-            );
-            if let dashmap::Entry::Vacant(slot) = self.sockets.entry(id) {
-                slot.insert(handle.clone());
-                return Ok(id);
-            }
-        }
+        self.sockets.add(handle, self.config.max_connections)
     }
 
     /// Forgets a socket that has closed.
     pub fn remove_socket(&self, socket_id: SocketId) {
-        if self.sockets.remove(&socket_id).is_some() {
-            self.connections.fetch_sub(1, Ordering::AcqRel);
-        }
+        self.sockets.remove(socket_id);
     }
 
     /// Live sockets of this app on this node.
     pub fn connection_count(&self) -> usize {
-        self.sockets.len()
-    }
-
-    /// Records that `socket_id` acts as `user_id`.
-    pub fn add_user_socket(&self, user_id: &Arc<str>, socket_id: SocketId) {
-        self.users
-            .entry(user_id.clone())
-            .or_default()
-            .push(socket_id);
-    }
-
-    /// Drops one association of `socket_id` with `user_id`.
-    pub fn remove_user_socket(&self, user_id: &str, socket_id: SocketId) {
-        if let Some(mut sockets) = self.users.get_mut(user_id) {
-            if let Some(pos) = sockets.iter().position(|s| *s == socket_id) {
-                sockets.swap_remove(pos);
-            }
-        }
-        self.users
-            .remove_if(user_id, |_, sockets| sockets.is_empty());
+        self.sockets.count()
     }
 
     /// Closes every local socket of `user_id` with 4009; returns how many.
     pub fn terminate_user(&self, user_id: &str) -> usize {
-        let mut ids: Vec<SocketId> = self
-            .users
-            .get(user_id)
-            .map(|s| s.value().clone())
-            .unwrap_or_default();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut closed = 0;
-        for id in ids {
-            if let Some(handle) = self.sockets.get(&id) {
-                handle.close(ErrorCode::TerminatedByApp);
-                closed += 1;
-            }
-        }
-        closed
-    }
-
-    /// Closes every local socket with `reason`.
-    pub fn close_all(&self, reason: ErrorCode) {
-        for entry in self.sockets.iter() {
-            entry.value().close(reason);
-        }
+        self.sockets.close_user(user_id, ErrorCode::TerminatedByApp)
     }
 
     /// Delivers an encoded event to this node's subscribers of `channel`
@@ -251,57 +194,4 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn app(origins: &[&str]) -> App {
-        App::new(AppConfig {
-            allowed_origins: origins.iter().map(|s| (*s).to_owned()).collect(),
-            ..AppConfig::development()
-        })
-    }
-
-    #[test]
-    fn origins_match_reverb_datasets() {
-        let wildcard = app(&["*.laravel.com"]);
-        assert!(wildcard.origin_allowed(Some("https://sub.laravel.com")));
-        assert!(!wildcard.origin_allowed(Some("https://laravel.com")));
-        let exact = app(&["laravel.com"]);
-        assert!(exact.origin_allowed(Some("http://laravel.com:8000")));
-        assert!(!exact.origin_allowed(Some("https://sub.laravel.com")));
-        assert!(
-            !exact.origin_allowed(None),
-            "a missing Origin is refused unless *"
-        );
-        assert!(!exact.origin_allowed(Some("not a url")));
-        assert!(app(&["*"]).origin_allowed(None));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn expired_cache_entries_are_swept_without_being_read() {
-        let app = App::new(AppConfig::development());
-        let frame = Frame::text("{}");
-        let old = ChannelName::parse("cache-once").expect("valid");
-        app.deliver(&old, &frame, None);
-        tokio::time::advance(CACHE_TTL + Duration::from_secs(1)).await;
-        let busy = ChannelName::parse("cache-busy").expect("valid");
-        for _ in 0..CACHE_SWEEP_EVERY {
-            app.deliver(&busy, &frame, None);
-        }
-        assert!(app.cache.get("cache-once").is_none(), "swept");
-        assert!(app.cached("cache-busy").is_some(), "fresh entries stay");
-    }
-
-    #[test]
-    fn quota_refuses_the_connection_over_the_limit() {
-        let app = App::new(AppConfig {
-            max_connections: Some(1),
-            ..AppConfig::development()
-        });
-        let h = SocketHandle::new(4);
-        let first = app.add_socket(&h).expect("first fits");
-        assert_eq!(app.add_socket(&h), Err(ErrorCode::OverConnectionQuota));
-        app.remove_socket(first);
-        assert!(app.add_socket(&h).is_ok());
-    }
-}
+mod tests;

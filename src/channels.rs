@@ -71,7 +71,7 @@ pub struct Unsubscribed {
     /// The user's last socket left the presence channel (member removed).
     pub member_removed: Option<Arc<str>>,
     /// The user's last socket on this node left: other nodes must be told.
-    pub last_local: Option<Arc<str>>,
+    pub last_local: bool,
     /// Subscriptions on the channel after the change.
     pub subscription_count: usize,
 }
@@ -190,9 +190,7 @@ impl ChannelRegistry {
         out.subscription_count = ch.subscribers.len();
         if let (Some(roster), Some(user_id)) = (ch.roster.as_mut(), sub.user_id.as_ref()) {
             let left = roster.leave(user_id);
-            if left.last_local {
-                out.last_local = Some(user_id.clone());
-            }
+            out.last_local = left.last_local;
             if let Some(gone) = left.removed {
                 let removed = ServerEvent::MemberRemoved {
                     channel: name.as_str(),

@@ -14,6 +14,7 @@
 //! | [`apps`] | per-app state: channels, sockets, users, cache |
 //! | [`adapter`] | fan-out and cluster-wide queries (local now; Redis plugs in here) |
 //! | [`node`] | state shared by every task of the process |
+//! | `subscriptions` | the subscribe/unsubscribe seam: registry, user index, cluster, lifecycle |
 //! | [`connection`] | one task per WebSocket |
 //! | [`http_api`] | the signed Pusher REST API |
 //! | [`server`] | binding, routing, upgrades, graceful shutdown |
@@ -40,3 +41,4 @@ pub mod outbound;
 pub mod protocol;
 pub mod server;
 pub mod shutdown;
+mod subscriptions;

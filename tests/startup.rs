@@ -1,6 +1,7 @@
 //! Start-up as an operator sees it, through the real binary: a bad
-//! configuration or a port in use stops it with one clear line, and a
-//! capacity above the open-file limit is warned about.
+//! configuration or a port in use stops it with one clear line, a
+//! capacity above the open-file limit is warned about, and a refused
+//! subscription's reason reaches the debug log.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -75,4 +76,81 @@ fn capacity_above_the_file_limit_is_warned_about() {
             .any(|l| l.contains("WARN") && l.contains("open-file limit")),
         "{seen:#?}"
     );
+}
+
+/// Reads the child's stderr on a thread and forwards each line.
+fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits up to 10 s for a line containing `needle`; returns it.
+fn wait_for_line(lines: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    panic!("no line with {needle:?} in {seen:#?}");
+}
+
+#[tokio::test]
+async fn refusal_reasons_reach_the_debug_log() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let mut child = clarion()
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .env("RUST_LOG", "clarion=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn clarion");
+    let lines = stderr_lines(&mut child);
+    let listening = wait_for_line(&lines, "listening on");
+    let addr = listening
+        .rsplit("listening on ")
+        .next()
+        .expect("an address")
+        .trim();
+    let url = format!("ws://{addr}/app/app-key?protocol=7");
+    let (mut ws, _) = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio_tungstenite::connect_async(url),
+    )
+    .await
+    .expect("connect in time")
+    .expect("connect");
+    let hello = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .expect("a first frame in time");
+    assert!(matches!(hello, Some(Ok(Message::Text(t))) if t.contains("connection_established")));
+    let wrong =
+        r#"{"event":"pusher:subscribe","data":{"channel":"private-orders","auth":"app-key:0000"}}"#;
+    ws.send(Message::text(wrong)).await.expect("send");
+    let sent_to_client = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .expect("an answer in time");
+    assert!(matches!(sent_to_client, Some(Ok(Message::Text(t))) if t.contains("4009")));
+    let line = wait_for_line(&lines, "subscription refused");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("private-orders"), "{line}");
+    assert!(
+        line.contains("channel auth refused: auth signature does not match"),
+        "{line}"
+    );
+    assert!(!line.contains("app-secret"), "no secret in the log: {line}");
 }

@@ -138,17 +138,20 @@ impl Inner {
     }
 
     fn state(&self) -> Envelope {
-        let mut p = Vec::new();
+        let mut presence = Vec::new();
         for app in self.apps.iter() {
             for (channel, member) in app.channels.local_presence() {
-                p.push((
+                presence.push((
                     app.config.id.clone(),
                     channel.to_string(),
                     WireMember::from(&member),
                 ));
             }
         }
-        Envelope::State { n: self.node_id, p }
+        Envelope::State {
+            node: self.node_id,
+            presence,
+        }
     }
 
     /// Forgets everything `node` reported; members only it had are removed.
@@ -168,52 +171,76 @@ impl Inner {
         }
         Inner::lock(&self.peers).insert(sender, Instant::now());
         match envelope {
-            Envelope::Event { a, c, x, f, .. } => {
-                let (Some(app), Ok(channel)) = (self.apps.by_id(&a), ChannelName::parse(&c)) else {
+            Envelope::Event {
+                app,
+                channel,
+                except,
+                frame,
+                ..
+            } => {
+                let (Some(app), Ok(channel)) =
+                    (self.apps.by_id(&app), ChannelName::parse(&channel))
+                else {
                     return;
                 };
-                let except = x.as_deref().and_then(SocketId::parse);
-                app.deliver(&channel, &Frame::from(f), except);
+                let except = except.as_deref().and_then(SocketId::parse);
+                app.deliver(&channel, &Frame::from(frame), except);
             }
-            Envelope::Terminate { a, u, .. } => {
-                if let Some(app) = self.apps.by_id(&a) {
-                    app.terminate_user(&u);
+            Envelope::Terminate { app, user, .. } => {
+                if let Some(app) = self.apps.by_id(&app) {
+                    app.terminate_user(&user);
                 }
             }
-            Envelope::Join { n, a, c, m } => {
-                if let (Some(app), Ok(channel)) = (self.apps.by_id(&a), ChannelName::parse(&c)) {
-                    app.channels.remote_join(&channel, n, &m.into());
+            Envelope::Join {
+                node,
+                app,
+                channel,
+                member,
+            } => {
+                if let (Some(app), Ok(channel)) =
+                    (self.apps.by_id(&app), ChannelName::parse(&channel))
+                {
+                    app.channels.remote_join(&channel, node, &member.into());
                 }
             }
-            Envelope::Leave { n, a, c, u } => {
-                if let Some(app) = self.apps.by_id(&a) {
-                    app.channels.remote_leave(&c, n, &u);
+            Envelope::Leave {
+                node,
+                app,
+                channel,
+                user,
+            } => {
+                if let Some(app) = self.apps.by_id(&app) {
+                    app.channels.remote_leave(&channel, node, &user);
                 }
             }
-            Envelope::State { n, p } => self.replace_state(n, p),
+            Envelope::State { node, presence } => self.replace_state(node, presence),
             Envelope::Sync { .. } => {
                 self.send(&self.state());
             }
             Envelope::Heartbeat { .. } => {}
-            Envelope::Bye { n } => {
-                tracing::info!(node = n, "node left the cluster");
-                self.forget(n);
+            Envelope::Bye { node } => {
+                tracing::info!(node, "node left the cluster");
+                self.forget(node);
             }
-            Envelope::Query { n, id, a, q } => {
-                if let Some(app) = self.apps.by_id(&a) {
-                    let r = answer(app, &q);
+            Envelope::Query {
+                node,
+                id,
+                app,
+                query,
+            } => {
+                if let Some(app) = self.apps.by_id(&app) {
                     self.send(&Envelope::Reply {
-                        n: self.node_id,
-                        to: n,
+                        node: self.node_id,
+                        to: node,
                         id,
-                        r,
+                        answer: answer(app, &query),
                     });
                 }
             }
-            Envelope::Reply { to, id, r, .. } => {
+            Envelope::Reply { to, id, answer, .. } => {
                 if to == self.node_id {
                     if let Some(waiter) = self.pending.get(&id) {
-                        let _ = waiter.send(r);
+                        let _ = waiter.send(answer);
                     }
                 }
             }
@@ -223,10 +250,12 @@ impl Inner {
     /// Applies a node's full presence state, removing what it no longer has.
     fn replace_state(&self, node: u64, entries: Vec<(String, String, WireMember)>) {
         let mut kept: HashSet<(String, String, String)> = HashSet::new();
-        for (a, c, m) in entries {
-            kept.insert((a.clone(), c.clone(), m.id.clone()));
-            if let (Some(app), Ok(channel)) = (self.apps.by_id(&a), ChannelName::parse(&c)) {
-                app.channels.remote_join(&channel, node, &m.into());
+        for (app_id, channel, member) in entries {
+            kept.insert((app_id.clone(), channel.clone(), member.id.clone()));
+            if let (Some(app), Ok(channel)) =
+                (self.apps.by_id(&app_id), ChannelName::parse(&channel))
+            {
+                app.channels.remote_join(&channel, node, &member.into());
             }
         }
         for app in self.apps.iter() {
@@ -249,11 +278,17 @@ impl Inner {
         let id = self.next_query.fetch_add(1, Ordering::Relaxed);
         let (tx, mut rx) = mpsc::unbounded_channel();
         self.pending.insert(id, tx);
-        let message = Envelope::Query {
-            n: self.node_id,
+        // However the query ends, its entry goes: also when the caller stops
+        // waiting (an HTTP client that hangs up drops this future mid-await).
+        let _pending = PendingQuery {
+            pending: &self.pending,
             id,
-            a: app.config.id.clone(),
-            q: query,
+        };
+        let message = Envelope::Query {
+            node: self.node_id,
+            id,
+            app: app.config.id.clone(),
+            query,
         };
         let text = serde_json::to_string(&message)
             .map_err(|e| AdapterError::Unavailable(e.to_string()))?;
@@ -281,8 +316,21 @@ impl Inner {
                 }
             }
         }
-        self.pending.remove(&id);
         Ok(answers)
+    }
+}
+
+/// Removes a query's waiter from `pending` when the query ends or is
+/// cancelled.
+#[derive(Debug)]
+struct PendingQuery<'a> {
+    pending: &'a DashMap<u64, mpsc::UnboundedSender<Answer>>,
+    id: u64,
+}
+
+impl Drop for PendingQuery<'_> {
+    fn drop(&mut self) {
+        self.pending.remove(&self.id);
     }
 }
 
@@ -321,38 +369,38 @@ impl Adapter for RedisAdapter {
     ) -> Reach {
         app.deliver(channel, frame, except);
         self.inner.send(&Envelope::Event {
-            n: self.inner.node_id,
-            a: app.config.id.clone(),
-            c: channel.to_string(),
-            x: except.map(|s| s.to_string()),
-            f: frame.as_str().to_owned(),
+            node: self.inner.node_id,
+            app: app.config.id.clone(),
+            channel: channel.to_string(),
+            except: except.map(|s| s.to_string()),
+            frame: frame.as_str().to_owned(),
         })
     }
 
     fn member_joined(&self, app: &App, channel: &ChannelName, member: &Member) {
         self.inner.send(&Envelope::Join {
-            n: self.inner.node_id,
-            a: app.config.id.clone(),
-            c: channel.to_string(),
-            m: member.into(),
+            node: self.inner.node_id,
+            app: app.config.id.clone(),
+            channel: channel.to_string(),
+            member: member.into(),
         });
     }
 
     fn member_left(&self, app: &App, channel: &ChannelName, user_id: &str) {
         self.inner.send(&Envelope::Leave {
-            n: self.inner.node_id,
-            a: app.config.id.clone(),
-            c: channel.to_string(),
-            u: user_id.to_owned(),
+            node: self.inner.node_id,
+            app: app.config.id.clone(),
+            channel: channel.to_string(),
+            user: user_id.to_owned(),
         });
     }
 
     fn terminate_user(&self, app: &App, user_id: &str) -> Reach {
         app.terminate_user(user_id);
         self.inner.send(&Envelope::Terminate {
-            n: self.inner.node_id,
-            a: app.config.id.clone(),
-            u: user_id.to_owned(),
+            node: self.inner.node_id,
+            app: app.config.id.clone(),
+            user: user_id.to_owned(),
         })
     }
 
@@ -456,8 +504,10 @@ impl Adapter for RedisAdapter {
         let _ = tokio::time::timeout(Duration::from_secs(2), drained).await;
         let conn = Inner::lock(&inner.commands).clone();
         if let Some(mut conn) = conn {
-            let bye =
-                serde_json::to_string(&Envelope::Bye { n: inner.node_id }).unwrap_or_default();
+            let bye = serde_json::to_string(&Envelope::Bye {
+                node: inner.node_id,
+            })
+            .unwrap_or_default();
             let mut publish = redis::cmd("PUBLISH");
             publish.arg(&inner.channel).arg(bye);
             let _ = tokio::time::timeout(
@@ -469,3 +519,6 @@ impl Adapter for RedisAdapter {
         inner.stop.cancel();
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,13 +8,46 @@ use std::sync::Arc;
 use tokio::time::{Duration, Instant};
 
 use crate::apps::App;
-use crate::auth;
-use crate::channels::Member;
+use crate::auth::{self, AuthError};
+use crate::channels::{InvalidMember, Member};
 use crate::config::ClientEventsFrom;
 use crate::lifecycle::LifecycleEvent;
 use crate::node::Node;
 use crate::outbound::{Frame, SocketHandle};
 use crate::protocol::{ChannelKind, ChannelName, ClientEvent, ErrorCode, ServerEvent, SocketId};
+use crate::subscriptions;
+
+/// Why a subscription was refused. The client is told 4009 whatever the
+/// reason; the reason goes to the debug log.
+#[derive(Debug, thiserror::Error)]
+enum SubscribeRefused {
+    /// The `auth` token did not verify.
+    #[error("channel auth refused: {0}")]
+    Auth(#[from] AuthError),
+    /// A presence subscription without `channel_data`.
+    #[error("presence subscription without channel_data")]
+    MissingChannelData,
+    /// `channel_data` names no usable member.
+    #[error("{0}")]
+    InvalidMember(#[from] InvalidMember),
+    /// `#`-prefixed names are reserved for the server.
+    #[error("reserved channel name")]
+    Reserved,
+    /// A `#server-to-user-` channel of another user, or before sign-in.
+    #[error("server-to-user channel of another user")]
+    OtherUser,
+}
+
+/// Why a `pusher:signin` was refused (always 4009, then closed).
+#[derive(Debug, thiserror::Error)]
+enum SigninRefused {
+    /// The `auth` token did not verify.
+    #[error("user auth refused: {0}")]
+    Auth(#[from] AuthError),
+    /// `user_data` is not a JSON object with a non-empty string `id`.
+    #[error("user_data has no non-empty string id")]
+    NoUserId,
+}
 
 /// What the connection should do after a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,23 +191,60 @@ impl Session {
         let Ok(channel) = ChannelName::parse(name) else {
             return self.error(ErrorCode::InvalidMessageFormat);
         };
-        let socket_id = self.socket_id.to_string();
+        let member = match self.authorize(&channel, auth_token, channel_data) {
+            Ok(member) => member,
+            Err(reason) => {
+                tracing::debug!(socket_id = %self.socket_id, channel = name, %reason, "subscription refused");
+                return self.error(ErrorCode::Unauthorized);
+            }
+        };
+        let transition = subscriptions::subscribe(
+            &self.node,
+            &self.app,
+            self.socket_id,
+            &self.handle,
+            &channel,
+            member.as_ref(),
+        );
+        if transition.changed {
+            self.channels.push(channel);
+        }
+        Flow::Continue
+    }
+
+    /// Checks a subscription's auth; returns the member on presence channels.
+    fn authorize(
+        &self,
+        channel: &ChannelName,
+        auth_token: Option<&str>,
+        channel_data: Option<&str>,
+    ) -> Result<Option<Member>, SubscribeRefused> {
         let config = &self.app.config;
-        let kind = channel.kind();
-        let allowed = match kind {
-            ChannelKind::Public => true,
-            ChannelKind::Reserved => false,
-            ChannelKind::ServerToUser => channel.server_to_user_id() == self.user_id.as_deref(),
-            ChannelKind::Private | ChannelKind::PrivateEncrypted => auth::verify_channel_auth(
-                &config.key,
-                &config.secret,
-                &socket_id,
-                name,
-                None,
-                auth_token,
-            )
-            .is_ok(),
-            ChannelKind::Presence => channel_data.is_some_and(|data| {
+        let socket_id = self.socket_id.to_string();
+        let name = channel.as_str();
+        match channel.kind() {
+            ChannelKind::Public => Ok(None),
+            ChannelKind::Reserved => Err(SubscribeRefused::Reserved),
+            ChannelKind::ServerToUser => {
+                if channel.server_to_user_id() == self.user_id.as_deref() {
+                    Ok(None)
+                } else {
+                    Err(SubscribeRefused::OtherUser)
+                }
+            }
+            ChannelKind::Private | ChannelKind::PrivateEncrypted => {
+                auth::verify_channel_auth(
+                    &config.key,
+                    &config.secret,
+                    &socket_id,
+                    name,
+                    None,
+                    auth_token,
+                )?;
+                Ok(None)
+            }
+            ChannelKind::Presence => {
+                let data = channel_data.ok_or(SubscribeRefused::MissingChannelData)?;
                 auth::verify_channel_auth(
                     &config.key,
                     &config.secret,
@@ -182,64 +252,10 @@ impl Session {
                     name,
                     Some(data),
                     auth_token,
-                )
-                .is_ok()
-            }),
-        };
-        if !allowed {
-            return self.error(ErrorCode::Unauthorized);
-        }
-        let member = match (kind, channel_data) {
-            (ChannelKind::Presence, Some(data)) => match Member::from_channel_data(data) {
-                Ok(m) => Some(m),
-                Err(_) => return self.error(ErrorCode::Unauthorized),
-            },
-            _ => None,
-        };
-        // Register before acknowledging: the ack is queued by the registry
-        // under the channel's guard, after the socket is in place.
-        let outcome = self.app.channels.subscribe(
-            &channel,
-            self.socket_id,
-            &self.handle,
-            member.as_ref(),
-            config.subscription_count_events,
-        );
-        if outcome.already {
-            return Flow::Continue;
-        }
-        if let Some(m) = &member {
-            self.app.add_user_socket(&m.user_id, self.socket_id);
-            if outcome.first_local {
-                self.node.adapter.member_joined(&self.app, &channel, m);
+                )?;
+                Ok(Some(Member::from_channel_data(data)?))
             }
         }
-        if channel.is_cache() {
-            match self.app.cached(channel.as_str()) {
-                Some(frame) => {
-                    let _ = self.handle.send(&frame);
-                }
-                None => self.reply(ServerEvent::CacheMiss {
-                    channel: channel.as_str(),
-                }),
-            }
-        }
-        let app_id = &self.app.id;
-        if outcome.occupied {
-            self.node.lifecycle.emit(LifecycleEvent::ChannelOccupied {
-                app_id: app_id.clone(),
-                channel: channel.clone(),
-            });
-        }
-        if let Some(user_id) = outcome.member_added {
-            self.node.lifecycle.emit(LifecycleEvent::MemberAdded {
-                app_id: app_id.clone(),
-                channel: channel.clone(),
-                user_id,
-            });
-        }
-        self.channels.push(channel);
-        Flow::Continue
     }
 
     fn unsubscribe(&mut self, name: &str) {
@@ -247,34 +263,7 @@ impl Session {
             return;
         };
         let channel = self.channels.swap_remove(pos);
-        self.leave(&channel);
-    }
-
-    fn leave(&self, channel: &ChannelName) {
-        let count_events = self.app.config.subscription_count_events;
-        let outcome = self
-            .app
-            .channels
-            .unsubscribe(channel.as_str(), self.socket_id, count_events);
-        if let Some(user) = &outcome.user_id {
-            self.app.remove_user_socket(user, self.socket_id);
-        }
-        if let Some(user_id) = &outcome.last_local {
-            self.node.adapter.member_left(&self.app, channel, user_id);
-        }
-        if let Some(user_id) = outcome.member_removed {
-            self.node.lifecycle.emit(LifecycleEvent::MemberRemoved {
-                app_id: self.app.id.clone(),
-                channel: channel.clone(),
-                user_id,
-            });
-        }
-        if outcome.vacated {
-            self.node.lifecycle.emit(LifecycleEvent::ChannelVacated {
-                app_id: self.app.id.clone(),
-                channel: channel.clone(),
-            });
-        }
+        subscriptions::unsubscribe(&self.node, &self.app, self.socket_id, &channel);
     }
 
     fn client_event(&mut self, event: &str, name: &str, data_json: &str) -> Flow {
@@ -324,43 +313,46 @@ impl Session {
     }
 
     fn signin(&mut self, auth_token: &str, user_data: &str) -> Flow {
-        let config = &self.app.config;
-        let socket_id = self.socket_id.to_string();
-        if auth::verify_user_auth(
-            &config.key,
-            &config.secret,
-            &socket_id,
-            user_data,
-            auth_token,
-        )
-        .is_err()
-        {
-            return Flow::Close(ErrorCode::SigninFailed);
-        }
-        let id = serde_json::from_str::<serde_json::Value>(user_data)
-            .ok()
-            .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned))
-            .filter(|id| !id.is_empty());
-        let Some(id) = id else {
-            return Flow::Close(ErrorCode::SigninFailed);
+        let id = match self.verify_signin(auth_token, user_data) {
+            Ok(id) => id,
+            Err(reason) => {
+                tracing::debug!(socket_id = %self.socket_id, %reason, "sign-in refused");
+                return Flow::Close(ErrorCode::SigninFailed);
+            }
         };
-        let id: Arc<str> = Arc::from(id);
         if let Some(old) = self.user_id.replace(id.clone()) {
-            self.app.remove_user_socket(&old, self.socket_id);
+            self.app.sockets.remove_user(&old, self.socket_id);
         }
-        self.app.add_user_socket(&id, self.socket_id);
+        self.app.sockets.add_user(&id, self.socket_id);
         self.reply(ServerEvent::SigninSuccess { user_data });
         Flow::Continue
+    }
+
+    /// Checks a sign-in; returns the user id from `user_data`.
+    fn verify_signin(&self, auth_token: &str, user_data: &str) -> Result<Arc<str>, SigninRefused> {
+        let config = &self.app.config;
+        auth::verify_user_auth(
+            &config.key,
+            &config.secret,
+            &self.socket_id.to_string(),
+            user_data,
+            auth_token,
+        )?;
+        serde_json::from_str::<serde_json::Value>(user_data)
+            .ok()
+            .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(Arc::from))
+            .filter(|id: &Arc<str>| !id.is_empty())
+            .ok_or(SigninRefused::NoUserId)
     }
 
     /// Leaves every channel and forgets the socket: the last step of every
     /// connection, however it ended.
     pub fn close(&mut self) {
         for channel in std::mem::take(&mut self.channels) {
-            self.leave(&channel);
+            subscriptions::unsubscribe(&self.node, &self.app, self.socket_id, &channel);
         }
         if let Some(user) = self.user_id.take() {
-            self.app.remove_user_socket(&user, self.socket_id);
+            self.app.sockets.remove_user(&user, self.socket_id);
         }
         self.app.remove_socket(self.socket_id);
     }

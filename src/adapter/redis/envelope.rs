@@ -11,18 +11,19 @@ pub struct WireMember {
     /// The user id's string form.
     pub id: String,
     /// The user id as raw JSON.
-    pub j: String,
+    #[serde(rename = "j")]
+    pub id_json: String,
     /// `user_info` as raw JSON.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub i: Option<String>,
+    #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
+    pub info_json: Option<String>,
 }
 
 impl From<&Member> for WireMember {
     fn from(m: &Member) -> Self {
         WireMember {
             id: m.user_id.to_string(),
-            j: m.user_id_json.to_string(),
-            i: m.user_info_json.as_deref().map(str::to_owned),
+            id_json: m.user_id_json.to_string(),
+            info_json: m.user_info_json.as_deref().map(str::to_owned),
         }
     }
 }
@@ -31,8 +32,8 @@ impl From<WireMember> for Member {
     fn from(w: WireMember) -> Self {
         Member {
             user_id: w.id.into(),
-            user_id_json: w.j.into(),
-            user_info_json: w.i.map(Into::into),
+            user_id_json: w.id_json.into(),
+            user_info_json: w.info_json.map(Into::into),
         }
     }
 }
@@ -76,99 +77,126 @@ pub enum Answer {
     },
 }
 
-/// Every message between nodes. `n` is the sender's node id; a node ignores
-/// its own messages (it delivered locally before publishing).
+/// Every message between nodes, tagged `t`. Field names are short on the
+/// wire (`n` node, `a` app, `c` channel, …): every event crosses Redis once
+/// per node, and nodes of the previous release read the same bytes.
+/// A node ignores its own messages (it delivered locally before publishing).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum Envelope {
     /// An encoded event for a channel's subscribers, except one socket.
     Event {
         /// Sender node.
-        n: u64,
+        #[serde(rename = "n")]
+        node: u64,
         /// App id.
-        a: String,
+        #[serde(rename = "a")]
+        app: String,
         /// Channel.
-        c: String,
+        #[serde(rename = "c")]
+        channel: String,
         /// Excluded socket id.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        x: Option<String>,
+        #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
+        except: Option<String>,
         /// The frame text, ready to send.
-        f: String,
+        #[serde(rename = "f")]
+        frame: String,
     },
     /// Close every socket of a user.
     Terminate {
         /// Sender node.
-        n: u64,
+        #[serde(rename = "n")]
+        node: u64,
         /// App id.
-        a: String,
+        #[serde(rename = "a")]
+        app: String,
         /// User id.
-        u: String,
+        #[serde(rename = "u")]
+        user: String,
     },
     /// A user's first socket on the sender joined a presence channel.
     Join {
         /// Sender node.
-        n: u64,
+        #[serde(rename = "n")]
+        node: u64,
         /// App id.
-        a: String,
+        #[serde(rename = "a")]
+        app: String,
         /// Channel.
-        c: String,
+        #[serde(rename = "c")]
+        channel: String,
         /// The member.
-        m: WireMember,
+        #[serde(rename = "m")]
+        member: WireMember,
     },
     /// A user's last socket on the sender left a presence channel.
     Leave {
         /// Sender node.
-        n: u64,
+        #[serde(rename = "n")]
+        node: u64,
         /// App id.
-        a: String,
+        #[serde(rename = "a")]
+        app: String,
         /// Channel.
-        c: String,
+        #[serde(rename = "c")]
+        channel: String,
         /// User id.
-        u: String,
+        #[serde(rename = "u")]
+        user: String,
     },
     /// The sender's complete presence state; replaces what it said before.
     State {
         /// Sender node.
-        n: u64,
+        #[serde(rename = "n")]
+        node: u64,
         /// `(app id, channel, member)` for every local member.
-        p: Vec<(String, String, WireMember)>,
+        #[serde(rename = "p")]
+        presence: Vec<(String, String, WireMember)>,
     },
     /// Asks every node to publish its `State`.
     Sync {
         /// Sender node.
-        n: u64,
+        #[serde(rename = "n")]
+        node: u64,
     },
     /// The sender is alive.
     Heartbeat {
         /// Sender node.
-        n: u64,
+        #[serde(rename = "n")]
+        node: u64,
     },
     /// The sender is shutting down: forget its members now.
     Bye {
         /// Sender node.
-        n: u64,
+        #[serde(rename = "n")]
+        node: u64,
     },
     /// A scatter-gather question.
     Query {
         /// Sender node.
-        n: u64,
+        #[serde(rename = "n")]
+        node: u64,
         /// Query id, unique per sender.
         id: u64,
         /// App id.
-        a: String,
+        #[serde(rename = "a")]
+        app: String,
         /// The question.
-        q: Query,
+        #[serde(rename = "q")]
+        query: Query,
     },
     /// An answer to node `to`'s query `id`.
     Reply {
         /// Sender node.
-        n: u64,
+        #[serde(rename = "n")]
+        node: u64,
         /// The asking node.
         to: u64,
         /// Its query id.
         id: u64,
         /// The answer.
-        r: Answer,
+        #[serde(rename = "r")]
+        answer: Answer,
     },
 }
 
@@ -176,42 +204,19 @@ impl Envelope {
     /// The sender's node id.
     pub fn sender(&self) -> u64 {
         match self {
-            Envelope::Event { n, .. }
-            | Envelope::Terminate { n, .. }
-            | Envelope::Join { n, .. }
-            | Envelope::Leave { n, .. }
-            | Envelope::State { n, .. }
-            | Envelope::Sync { n }
-            | Envelope::Heartbeat { n }
-            | Envelope::Bye { n }
-            | Envelope::Query { n, .. }
-            | Envelope::Reply { n, .. } => *n,
+            Envelope::Event { node, .. }
+            | Envelope::Terminate { node, .. }
+            | Envelope::Join { node, .. }
+            | Envelope::Leave { node, .. }
+            | Envelope::State { node, .. }
+            | Envelope::Sync { node }
+            | Envelope::Heartbeat { node }
+            | Envelope::Bye { node }
+            | Envelope::Query { node, .. }
+            | Envelope::Reply { node, .. } => *node,
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn event_envelope_round_trips() {
-        let e = Envelope::Event {
-            n: 7,
-            a: "app".to_owned(),
-            c: "orders".to_owned(),
-            x: Some("1.2".to_owned()),
-            f: r#"{"event":"e","channel":"orders","data":"{}"}"#.to_owned(),
-        };
-        let text = serde_json::to_string(&e).expect("serialise");
-        assert!(text.starts_with(r#"{"t":"event","n":7"#), "{text}");
-        assert_eq!(serde_json::from_str::<Envelope>(&text).expect("parse"), e);
-    }
-
-    #[test]
-    fn member_survives_the_wire() {
-        let m = Member::from_channel_data(r#"{"user_id":5,"user_info":{"a":1}}"#).expect("member");
-        let back: Member = WireMember::from(&m).into();
-        assert_eq!(back, m);
-    }
-}
+mod tests;

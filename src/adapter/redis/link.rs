@@ -48,7 +48,9 @@ pub(super) async fn subscriber(inner: Arc<Inner>) {
                     *seen = Instant::now();
                 }
                 inner.send(&inner.state());
-                inner.send(&Envelope::Sync { n: inner.node_id });
+                inner.send(&Envelope::Sync {
+                    node: inner.node_id,
+                });
                 let mut messages = pubsub.on_message();
                 loop {
                     tokio::select! {
@@ -132,7 +134,9 @@ pub(super) async fn heartbeat(inner: Arc<Inner>) {
             continue;
         }
         if last_beat.elapsed() >= every {
-            inner.send(&Envelope::Heartbeat { n: inner.node_id });
+            inner.send(&Envelope::Heartbeat {
+                node: inner.node_id,
+            });
             last_beat = Instant::now();
         }
         let dead: Vec<u64> = Inner::lock(&inner.peers)

@@ -1,0 +1,97 @@
+//! A cluster query that its caller abandons leaves nothing behind. Runs
+//! against a real `redis-server` on a free loopback port, with a second
+//! subscriber on the deployment's channel that never answers, so the query
+//! has to wait.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+
+use super::*;
+use crate::config::AppConfig;
+
+/// A `redis-server` child, killed on drop.
+struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl RedisServer {
+    async fn start() -> RedisServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/test.sh installs it)");
+        let server = RedisServer { child, port };
+        wait_until("redis-server answers", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })
+        .await;
+        server
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `condition` every 10 ms for at most 10 s.
+async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_cancelled_query_forgets_its_pending_entry() {
+    let redis = RedisServer::start().await;
+    let config = ScalingConfig {
+        enabled: true,
+        url: Some(format!("redis://127.0.0.1:{}/0", redis.port)),
+        channel: format!("cancel-test-{}", rand::random::<u32>()),
+        query_timeout_ms: 30_000,
+        ..ScalingConfig::default()
+    };
+    let apps = Arc::new(AppRegistry::new(&[AppConfig::development()]));
+    let app = apps.iter().next().expect("one app").clone();
+    let adapter = RedisAdapter::start(&config, apps).expect("valid URL");
+
+    // A second receiver on the channel that never replies: PUBLISH counts
+    // it, so the query waits for its answer.
+    let client = redis::Client::open(config.redis_url()).expect("url");
+    let mut silent = client.get_async_pubsub().await.expect("connect");
+    silent
+        .subscribe(format!("{}:clarion", config.channel))
+        .await
+        .expect("subscribe");
+    let inner = adapter.inner.clone();
+    wait_until("the adapter links to Redis", || {
+        inner.connected.load(Ordering::Acquire)
+    })
+    .await;
+
+    let query = tokio::spawn({
+        let (adapter, app) = (adapter.clone(), app.clone());
+        async move { adapter.connections(&app).await }
+    });
+    wait_until("the query is pending", || inner.pending.len() == 1).await;
+    query.abort();
+    assert!(query.await.is_err_and(|e| e.is_cancelled()));
+    assert!(
+        inner.pending.is_empty(),
+        "the cancelled query's entry is gone"
+    );
+
+    adapter.shutdown().await;
+}
