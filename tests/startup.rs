@@ -94,9 +94,9 @@ fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<St
 
 /// Waits up to 10 s for a line containing `needle`; returns it.
 fn wait_for_line(lines: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut seen = Vec::new();
-    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+    while let Some(left) = deadline.checked_duration_since(tokio::time::Instant::now()) {
         match lines.recv_timeout(left) {
             Ok(line) if line.contains(needle) => return line,
             Ok(line) => seen.push(line),
