@@ -5,7 +5,10 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY benches ./benches
-RUN cargo build --release --locked --bin clarion
+# The workspace's other member must be present for cargo to load the
+# workspace; only the server package is built.
+COPY clarion-bench ./clarion-bench
+RUN cargo build --release --locked -p clarion --bin clarion
 
 FROM debian:bookworm-slim
 RUN apt-get update \

@@ -1,18 +1,31 @@
 #!/usr/bin/env bash
-# Runs every `clarion bench` scenario of docs/performance.md against one
+# Runs every `clarion-bench` scenario of docs/performance.md against one
 # Pusher-protocol server, starting a fresh server process for each scenario
 # so RSS and CPU figures are its own. Loopback only.
 #
-#   SERVER_CMD="target/release/clarion --config bench.toml" \
+#   cargo build --release --locked -p clarion
+#   SERVER_CMD='$TARGET_DIR/release/clarion --config bench.toml' \
 #   URL=ws://127.0.0.1:18080 OUT=bench-results/clarion scripts/bench-suite.sh
 #
 # SERVER_CMD must start the server in the foreground (its pid is measured).
 # The app must be app-id / app-key / app-secret with client events allowed.
+# TARGET_DIR is exported for SERVER_CMD: cargo's target directory as
+# `cargo metadata` reports it (so CARGO_TARGET_DIR is honoured). Unless BENCH
+# names a load-generator binary, `clarion-bench` is built in release mode
+# first and taken from there.
 set -euo pipefail
 : "${SERVER_CMD:?set SERVER_CMD to the command that starts the server}"
 URL=${URL:-ws://127.0.0.1:18080}
 OUT=${OUT:-bench-results}
-BENCH=${BENCH:-target/release/clarion}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps --manifest-path "$ROOT/Cargo.toml" |
+  sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+: "${TARGET_DIR:?cannot read target_directory from cargo metadata}"
+export TARGET_DIR
+if [ -z "${BENCH:-}" ]; then
+  cargo build --release --locked --quiet --manifest-path "$ROOT/Cargo.toml" -p clarion-bench
+  BENCH=$TARGET_DIR/release/clarion-bench
+fi
 SCENARIOS=${SCENARIOS:-idle5k idle19k fanout200 fanoutmax clientevents churn presence}
 PORT=${URL##*:}
 PORT=${PORT%%/*}
@@ -39,7 +52,7 @@ run() {
   shift
   start_server "$name"
   echo "== $name: $*" >&2
-  "$BENCH" bench --url "$URL" --server-pid "$SERVER_PID" --json --no-progress "$@" >"$OUT/$name.json" || true
+  "$BENCH" --url "$URL" --server-pid "$SERVER_PID" --json --no-progress "$@" >"$OUT/$name.json" || true
   stop_server
 }
 

@@ -21,17 +21,20 @@ fi
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo doc"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 echo "== cargo test"
-cargo test --locked 2>&1 | tee -a "$log"
+cargo test --workspace --locked 2>&1 | tee -a "$log"
 if [ -f tests/clients/package.json ]; then
   echo "== real-client tests (pusher-js, laravel-echo, pusher SDK)"
-  cargo build --locked --bin clarion
-  (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error && CLARION_BIN="$PWD/../../target/debug/clarion" npm test) 2>&1 | tee -a "$log"
+  cargo build --locked -p clarion --bin clarion
+  # Wherever cargo puts its output (CARGO_TARGET_DIR, .cargo/config.toml…).
+  target_dir=$(cargo metadata --format-version 1 --no-deps --locked |
+    node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')
+  (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error && CLARION_BIN="$target_dir/debug/clarion" npm test) 2>&1 | tee -a "$log"
 fi
 # One closing line for everything that ran (cargo's and node's own summaries above).
 awk '

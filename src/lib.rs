@@ -19,7 +19,6 @@
 //! | [`http_api`] | the signed Pusher REST API |
 //! | [`server`] | binding, routing, upgrades, graceful shutdown |
 //! | [`shutdown`] | signals, cancellation token and task tracker |
-//! | [`mod@bench`] | `clarion bench`: a load generator for any Pusher-protocol server |
 //!
 //! `protocol`, `auth` and `config` do no IO. For performance reasons the
 //! fan-out path allocates nothing per subscriber: an event is encoded once
@@ -30,7 +29,6 @@
 pub mod adapter;
 pub mod apps;
 pub mod auth;
-pub mod bench;
 pub mod channels;
 pub mod config;
 pub mod connection;

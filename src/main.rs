@@ -22,8 +22,6 @@ struct Cli {
 enum Command {
     /// Start the server (the default).
     Start(StartArgs),
-    /// Load-test a Pusher-protocol server (this one, sockudo, Reverb…).
-    Bench(clarion::bench::BenchArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -49,7 +47,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Start(args)) => args,
-        Some(Command::Bench(args)) => return bench(args),
         None => cli.start,
     };
     init_logging(args.debug);
@@ -85,26 +82,6 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(start(config))
-}
-
-fn bench(args: clarion::bench::BenchArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("clarion bench: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(clarion::bench::run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("clarion bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
 }
 
 fn init_logging(debug: bool) {

@@ -23,7 +23,7 @@ use super::stats::{self, Live};
 use super::target::Target;
 use super::{count_arg, proc_stats, scan, secs_arg, BenchError};
 
-/// Options of `clarion bench presence`.
+/// Options of `clarion-bench presence`.
 #[derive(Debug, Clone, Args)]
 pub struct PresenceArgs {
     /// Members joining the channel at once.
@@ -235,7 +235,7 @@ async fn member(conn: Conn, index: usize, shared: &Shared) -> Member {
         alive = client::hold(&mut ws, &shared.stop) => alive,
     };
     let channel_data = roster::channel_data(index);
-    let auth = crate::auth::channel_auth_token(
+    let auth = clarion::auth::channel_auth_token(
         &shared.target.key,
         &shared.target.secret,
         &conn.socket_id,

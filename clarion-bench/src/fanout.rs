@@ -21,7 +21,7 @@ use super::stats::{self, LatencyRecorder, Live};
 use super::target::Target;
 use super::{client, count_arg, fleet, proc_stats, scan, secs_arg, BenchError};
 
-/// Options of `clarion bench fanout`.
+/// Options of `clarion-bench fanout`.
 #[derive(Debug, Clone, Args)]
 pub struct FanoutArgs {
     /// Subscriber connections.

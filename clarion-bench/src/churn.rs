@@ -17,7 +17,7 @@ use super::stats::{self, LatencyRecorder, Live};
 use super::target::Target;
 use super::{count_arg, proc_stats, secs_arg, BenchError};
 
-/// Options of `clarion bench churn`.
+/// Options of `clarion-bench churn`.
 #[derive(Debug, Clone, Args)]
 pub struct ChurnArgs {
     /// Concurrent workers, each looping over full connection cycles.

@@ -1,19 +1,22 @@
-//! `clarion bench`: a load generator for any Pusher Channels protocol 7 server
-//! (Clarion, sockudo, Laravel Reverb, soketi), shipped in the `clarion` binary
-//! the way `redis-benchmark` ships with Redis.
+//! `clarion-bench`: a load generator for any Pusher Channels protocol 7 server
+//! (Clarion, sockudo, Laravel Reverb, soketi), shipped with Clarion the way
+//! `redis-benchmark` ships with Redis. It is its own crate of the workspace,
+//! depending on the server crate only for request and channel signatures, so
+//! the `clarion` server binary does not link its HTTP client or HdrHistogram
+//! (`cargo build --release -p clarion-bench`).
 //!
 //! It measures from outside, over loopback or a network, given the server's
 //! WebSocket URL and an app's credentials:
 //!
 //! ```text
-//! clarion bench [COMMON OPTIONS] <SCENARIO> [SCENARIO OPTIONS]
+//! clarion-bench [COMMON OPTIONS] <SCENARIO> [SCENARIO OPTIONS]
 //!
-//! clarion bench idle          --connections 5000 --channels 100 --duration 10
-//! clarion bench fanout        --subscribers 1000 --channels 10 --rate 200 --duration 10
-//! clarion bench fanout        --subscribers 1000 --channels 10 --rate 0 --publishers 4
-//! clarion bench client-events --pairs 200 --rate 10 --duration 10
-//! clarion bench churn         --workers 50 --duration 10
-//! clarion bench presence      --members 1000
+//! clarion-bench idle          --connections 5000 --channels 100 --duration 10
+//! clarion-bench fanout        --subscribers 1000 --channels 10 --rate 200 --duration 10
+//! clarion-bench fanout        --subscribers 1000 --channels 10 --rate 0 --publishers 4
+//! clarion-bench client-events --pairs 200 --rate 10 --duration 10
+//! clarion-bench churn         --workers 50 --duration 10
+//! clarion-bench presence      --members 1000
 //! ```
 //!
 //! Common options: `--url ws://127.0.0.1:8080` (WebSocket base, may carry a
@@ -95,12 +98,14 @@ mod scan;
 mod stats;
 mod target;
 
+use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
-/// Arguments of `clarion bench`: common options plus one scenario.
-#[derive(Debug, Clone, Args)]
+/// Load-test a Pusher-protocol server (Clarion, sockudo, Reverb…).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "clarion-bench", version)]
 pub struct BenchArgs {
     /// Options shared by every scenario.
     #[command(flatten)]
@@ -187,6 +192,27 @@ pub enum BenchError {
     /// The scenario could not get going (e.g. no connection succeeded).
     #[error("{0}")]
     Setup(String),
+}
+
+fn main() -> ExitCode {
+    let args = BenchArgs::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("clarion-bench: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("clarion-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Runs one bench scenario and prints its report (stdout), with progress on

@@ -22,7 +22,7 @@ use super::stats::{self, LatencyRecorder, Live};
 use super::target::Target;
 use super::{count_arg, fleet, proc_stats, scan, secs_arg, BenchError};
 
-/// Options of `clarion bench client-events`.
+/// Options of `clarion-bench client-events`.
 #[derive(Debug, Clone, Args)]
 pub struct ClientEventsArgs {
     /// Sender/receiver pairs (2 sockets each).

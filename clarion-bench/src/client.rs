@@ -139,7 +139,7 @@ pub(crate) async fn subscribe(
     channel_data: Option<&str>,
 ) -> Result<Utf8Bytes, ClientError> {
     let auth = signed.then(|| {
-        crate::auth::channel_auth_token(
+        clarion::auth::channel_auth_token(
             &target.key,
             &target.secret,
             &conn.socket_id,

@@ -16,7 +16,7 @@ use super::stats::{self, Live};
 use super::target::Target;
 use super::{client, count_arg, fleet, proc_stats, secs_arg, BenchError};
 
-/// Options of `clarion bench idle`.
+/// Options of `clarion-bench idle`.
 #[derive(Debug, Clone, Args)]
 pub struct IdleArgs {
     /// Connections to open and hold.

@@ -101,7 +101,7 @@ async fn post(
     path: &str,
     body: String,
 ) -> Result<(), String> {
-    let query = crate::auth::http_signature::signed_query(
+    let query = clarion::auth::http_signature::signed_query(
         &target.key,
         &target.secret,
         "POST",
