@@ -26,13 +26,13 @@
 
 #![warn(missing_docs)]
 
-pub mod adapter;
-pub mod apps;
+mod adapter;
+mod apps;
 pub mod auth;
 pub mod channels;
 pub mod config;
-pub mod connection;
-pub mod http_api;
+mod connection;
+mod http_api;
 pub mod lifecycle;
 pub mod node;
 pub mod outbound;

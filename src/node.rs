@@ -15,19 +15,19 @@ use crate::shutdown::Shutdown;
 #[derive(Debug)]
 pub struct Node {
     /// Listener and process-wide settings.
-    pub server: ServerConfig,
+    pub(crate) server: ServerConfig,
     /// Every hosted app.
-    pub apps: Arc<AppRegistry>,
+    pub(crate) apps: Arc<AppRegistry>,
     /// How events reach other nodes.
-    pub adapter: Arc<dyn Adapter>,
+    pub(crate) adapter: Arc<dyn Adapter>,
     /// Occupancy and presence transitions, for observers.
     pub lifecycle: LifecycleBus,
     /// Shutdown signal and the tracker of every connection task.
-    pub shutdown: Shutdown,
+    pub(crate) shutdown: Shutdown,
     /// WebSocket connections currently open on this process.
     open: AtomicUsize,
     /// Most WebSocket connections this process accepts.
-    pub capacity: usize,
+    pub(crate) capacity: usize,
 }
 
 impl Node {
@@ -50,7 +50,7 @@ impl Node {
     }
 
     /// Takes one connection slot; `None` when the process is full.
-    pub fn claim_slot(self: &Arc<Self>) -> Option<ConnectionSlot> {
+    pub(crate) fn claim_slot(self: &Arc<Self>) -> Option<ConnectionSlot> {
         let before = self.open.fetch_add(1, Ordering::AcqRel);
         if before >= self.capacity {
             self.open.fetch_sub(1, Ordering::AcqRel);
@@ -60,20 +60,20 @@ impl Node {
     }
 
     /// WebSocket connections open now.
-    pub fn open_connections(&self) -> usize {
+    pub(crate) fn open_connections(&self) -> usize {
         self.open.load(Ordering::Acquire)
     }
 }
 
 /// One claimed connection slot; dropping it frees the slot.
 #[derive(Debug)]
-pub struct ConnectionSlot {
+pub(crate) struct ConnectionSlot {
     node: Arc<Node>,
 }
 
 impl ConnectionSlot {
     /// The node this slot belongs to.
-    pub fn node(&self) -> &Arc<Node> {
+    pub(crate) fn node(&self) -> &Arc<Node> {
         &self.node
     }
 }
