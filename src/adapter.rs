@@ -5,8 +5,8 @@
 //! here for several replicas; whatever the adapter, delivery on each node
 //! ends in [`App::deliver`], so there is one delivery path.
 
-pub mod local;
-pub mod redis;
+pub(crate) mod local;
+pub(crate) mod redis;
 
 use std::fmt::Debug;
 
@@ -19,7 +19,7 @@ use crate::protocol::{ChannelName, SocketId};
 
 /// What happened to a publication beyond this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reach {
+pub(crate) enum Reach {
     /// Single node: local delivery is all there is.
     Local,
     /// Handed to the other nodes.
@@ -30,7 +30,7 @@ pub enum Reach {
 
 /// Why a cluster-wide query could not be answered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AdapterError {
+pub(crate) enum AdapterError {
     /// The cluster transport (e.g. Redis) is unavailable.
     #[error("cluster unavailable: {0}")]
     Unavailable(String),
@@ -42,7 +42,7 @@ pub enum AdapterError {
 /// once, in publish order per publisher, and answer queries within a
 /// bounded time even when a node is slow or gone.
 #[async_trait]
-pub trait Adapter: Send + Sync + Debug + 'static {
+pub(crate) trait Adapter: Send + Sync + Debug + 'static {
     /// Delivers an encoded event to every subscriber of `channel` on every
     /// node, except the socket `except` wherever it lives.
     fn publish(

@@ -21,11 +21,11 @@ use crate::protocol::{ChannelName, ErrorCode, SocketId};
 pub(crate) use sockets::SocketIndex;
 
 /// How long a cache channel keeps its last event (Pusher: 30 minutes).
-pub const CACHE_TTL: Duration = Duration::from_secs(30 * 60);
+pub(crate) const CACHE_TTL: Duration = Duration::from_secs(30 * 60);
 
 /// One app's configuration and live state.
 #[derive(Debug)]
-pub struct App {
+pub(crate) struct App {
     /// The app's settings.
     pub config: AppConfig,
     /// The app id, shared into lifecycle events.
@@ -47,7 +47,7 @@ const CACHE_SWEEP_EVERY: usize = 1024;
 
 impl App {
     /// A new app with no sockets.
-    pub fn new(config: AppConfig) -> Self {
+    pub(crate) fn new(config: AppConfig) -> Self {
         App {
             id: Arc::from(config.id.as_str()),
             config,
@@ -63,29 +63,34 @@ impl App {
     ///
     /// # Errors
     /// [`ErrorCode::OverConnectionQuota`] when the app is full.
-    pub fn add_socket(&self, handle: &SocketHandle) -> Result<SocketId, ErrorCode> {
+    pub(crate) fn add_socket(&self, handle: &SocketHandle) -> Result<SocketId, ErrorCode> {
         self.sockets.add(handle, self.config.max_connections)
     }
 
     /// Forgets a socket that has closed.
-    pub fn remove_socket(&self, socket_id: SocketId) {
+    pub(crate) fn remove_socket(&self, socket_id: SocketId) {
         self.sockets.remove(socket_id);
     }
 
     /// Live sockets of this app on this node.
-    pub fn connection_count(&self) -> usize {
+    pub(crate) fn connection_count(&self) -> usize {
         self.sockets.count()
     }
 
     /// Closes every local socket of `user_id` with 4009; returns how many.
-    pub fn terminate_user(&self, user_id: &str) -> usize {
+    pub(crate) fn terminate_user(&self, user_id: &str) -> usize {
         self.sockets.close_user(user_id, ErrorCode::TerminatedByApp)
     }
 
     /// Delivers an encoded event to this node's subscribers of `channel`
     /// (all but `except`) and, for cache channels, keeps it for later
     /// subscribers. Every adapter ends here: one delivery path.
-    pub fn deliver(&self, channel: &ChannelName, frame: &Frame, except: Option<SocketId>) -> usize {
+    pub(crate) fn deliver(
+        &self,
+        channel: &ChannelName,
+        frame: &Frame,
+        except: Option<SocketId>,
+    ) -> usize {
         if channel.is_cache() {
             self.cache
                 .insert(channel.clone(), (frame.clone(), Instant::now()));
@@ -99,7 +104,7 @@ impl App {
     }
 
     /// The cached last event of a cache channel, if fresh.
-    pub fn cached(&self, channel: &str) -> Option<Frame> {
+    pub(crate) fn cached(&self, channel: &str) -> Option<Frame> {
         let entry = self.cache.get(channel)?;
         let (frame, at) = entry.value();
         if at.elapsed() < CACHE_TTL {
@@ -114,14 +119,14 @@ impl App {
 
 /// Every app, by key and by id.
 #[derive(Debug, Default)]
-pub struct AppRegistry {
+pub(crate) struct AppRegistry {
     by_key: HashMap<String, Arc<App>>,
     by_id: HashMap<String, Arc<App>>,
 }
 
 impl AppRegistry {
     /// Builds the registry from validated app configs.
-    pub fn new(apps: &[AppConfig]) -> Self {
+    pub(crate) fn new(apps: &[AppConfig]) -> Self {
         let mut registry = AppRegistry::default();
         for config in apps {
             let app = Arc::new(App::new(config.clone()));
@@ -132,17 +137,17 @@ impl AppRegistry {
     }
 
     /// The app whose key is `key`.
-    pub fn by_key(&self, key: &str) -> Option<&Arc<App>> {
+    pub(crate) fn by_key(&self, key: &str) -> Option<&Arc<App>> {
         self.by_key.get(key)
     }
 
     /// The app whose id is `id`.
-    pub fn by_id(&self, id: &str) -> Option<&Arc<App>> {
+    pub(crate) fn by_id(&self, id: &str) -> Option<&Arc<App>> {
         self.by_id.get(id)
     }
 
     /// Every app.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<App>> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<App>> {
         self.by_id.values()
     }
 }
@@ -152,7 +157,7 @@ impl App {
     /// allows every origin (and none); otherwise the origin's host must
     /// match an entry, where `*` in an entry matches any run of characters
     /// (`*.example.com` matches `a.example.com`, not `example.com`).
-    pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
+    pub(crate) fn origin_allowed(&self, origin: Option<&str>) -> bool {
         let allowed = &self.config.allowed_origins;
         if allowed.iter().any(|o| o == "*") {
             return true;

@@ -11,7 +11,7 @@
 //! Subscribers are [`SocketHandle`]s, which any transport can drain; the
 //! registry never knows it is talking to a WebSocket.
 
-pub mod presence;
+mod presence;
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -22,7 +22,8 @@ use dashmap::DashMap;
 use crate::outbound::{Frame, SocketHandle};
 use crate::protocol::server_event::MemberRef;
 use crate::protocol::{ChannelName, ServerEvent, SocketId};
-pub use presence::{InvalidMember, Member, PresenceRoster};
+pub use presence::Member;
+pub(crate) use presence::{InvalidMember, PresenceRoster};
 
 impl Borrow<str> for ChannelName {
     fn borrow(&self) -> &str {
@@ -61,7 +62,7 @@ pub struct Subscribed {
 
 /// What an unsubscribe changed.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct Unsubscribed {
+pub(crate) struct Unsubscribed {
     /// The socket was subscribed.
     pub removed: bool,
     /// The presence user id the socket had subscribed with.
@@ -78,7 +79,7 @@ pub struct Unsubscribed {
 
 /// A snapshot of one channel for the HTTP API.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChannelStats {
+pub(crate) struct ChannelStats {
     /// Subscriptions (sockets) on the channel.
     pub subscription_count: usize,
     /// Distinct users, for presence channels.
@@ -170,7 +171,7 @@ impl ChannelRegistry {
 
     /// Removes `socket_id` from `channel`; unknown channels and sockets are a
     /// no-op. Announces `member_removed` for a user's last socket.
-    pub fn unsubscribe(
+    pub(crate) fn unsubscribe(
         &self,
         channel: &str,
         socket_id: SocketId,
@@ -220,7 +221,7 @@ impl ChannelRegistry {
 
     /// Another node reports `member` on presence `channel`: local
     /// subscribers get `member_added` if the user was absent.
-    pub fn remote_join(&self, channel: &ChannelName, node: u64, member: &Member) {
+    pub(crate) fn remote_join(&self, channel: &ChannelName, node: u64, member: &Member) {
         let mut entry = self.channels.entry(channel.clone()).or_default();
         let ch = entry.value_mut();
         let roster = ch.roster.get_or_insert_with(PresenceRoster::default);
@@ -235,7 +236,7 @@ impl ChannelRegistry {
 
     /// Another node reports `user_id` gone from `channel`: local
     /// subscribers get `member_removed` if the user is now absent.
-    pub fn remote_leave(&self, channel: &str, node: u64, user_id: &str) {
+    pub(crate) fn remote_leave(&self, channel: &str, node: u64, user_id: &str) {
         let Some(mut entry) = self.channels.get_mut(channel) else {
             return;
         };
@@ -258,7 +259,7 @@ impl ChannelRegistry {
     }
 
     /// Every (channel, user) that `node` reported, e.g. to forget a node.
-    pub fn remote_users(&self, node: u64) -> Vec<(ChannelName, Arc<str>)> {
+    pub(crate) fn remote_users(&self, node: u64) -> Vec<(ChannelName, Arc<str>)> {
         let mut out = Vec::new();
         for entry in self.channels.iter() {
             if let Some(roster) = &entry.roster {
@@ -272,7 +273,7 @@ impl ChannelRegistry {
 
     /// Presence members with a socket on this node, per channel: the state
     /// this node reports to the others.
-    pub fn local_presence(&self) -> Vec<(ChannelName, Member)> {
+    pub(crate) fn local_presence(&self) -> Vec<(ChannelName, Member)> {
         let mut out = Vec::new();
         for entry in self.channels.iter() {
             if let Some(roster) = &entry.roster {
@@ -296,7 +297,11 @@ impl ChannelRegistry {
 
     /// Whether `socket_id` is subscribed to `channel`, and with which
     /// presence user id: `None` if not subscribed.
-    pub fn subscription(&self, channel: &str, socket_id: SocketId) -> Option<Option<Arc<str>>> {
+    pub(crate) fn subscription(
+        &self,
+        channel: &str,
+        socket_id: SocketId,
+    ) -> Option<Option<Arc<str>>> {
         let ch = self.channels.get(channel)?;
         ch.subscribers.get(&socket_id).map(|s| s.user_id.clone())
     }
@@ -304,12 +309,12 @@ impl ChannelRegistry {
     /// Stats of one channel, `None` when nobody is subscribed. The
     /// subscription count is this node's; the user count covers every
     /// member known here (all nodes, in cluster mode).
-    pub fn stats(&self, channel: &str) -> Option<ChannelStats> {
+    pub(crate) fn stats(&self, channel: &str) -> Option<ChannelStats> {
         self.channels.get(channel).map(|ch| stats_of(&ch))
     }
 
     /// Every occupied channel whose name starts with `prefix`, sorted by name.
-    pub fn list(&self, prefix: &str) -> Vec<(ChannelName, ChannelStats)> {
+    pub(crate) fn list(&self, prefix: &str) -> Vec<(ChannelName, ChannelStats)> {
         let mut out: Vec<(ChannelName, ChannelStats)> = self
             .channels
             .iter()
@@ -326,7 +331,7 @@ impl ChannelRegistry {
 
     /// The members of a presence channel in join order, `None` if the
     /// channel has no subscribers and no members.
-    pub fn members(&self, channel: &str) -> Option<Vec<Member>> {
+    pub(crate) fn members(&self, channel: &str) -> Option<Vec<Member>> {
         let ch = self.channels.get(channel)?;
         if ch.subscribers.is_empty() && ch.roster.as_ref().is_none_or(PresenceRoster::is_empty) {
             return None;
@@ -337,16 +342,6 @@ impl ChannelRegistry {
                 .map(|r| r.members().cloned().collect())
                 .unwrap_or_default(),
         )
-    }
-
-    /// Number of channels with at least one subscriber.
-    pub fn len(&self) -> usize {
-        self.channels.len()
-    }
-
-    /// Whether no channel has subscribers.
-    pub fn is_empty(&self) -> bool {
-        self.channels.is_empty()
     }
 }
 

@@ -27,15 +27,15 @@ use crate::node::ConnectionSlot;
 use crate::outbound::{Flushed, Frame, SocketHandle};
 use crate::protocol::codes::{CLOSE_INVALID_PAYLOAD, CLOSE_MESSAGE_TOO_BIG, CLOSE_PROTOCOL_ERROR};
 use crate::protocol::{ErrorCode, ServerEvent};
-pub use read_half::ReadHalf;
-pub use session::{Flow, Session};
+pub(crate) use read_half::ReadHalf;
+pub(crate) use session::{Flow, Session};
 
 /// How long the last frames (error, close) may take to leave.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What the handshake learnt about a new socket.
 #[derive(Debug)]
-pub struct Admission {
+pub(crate) struct Admission {
     /// The app its key names, if any.
     pub app: Option<Arc<App>>,
     /// A process connection slot, if one was free.
@@ -47,7 +47,7 @@ pub struct Admission {
 /// Serves one WebSocket until it closes: `ws` reads client frames from the
 /// socket's read half, and every write goes to `socket`, its write half,
 /// through the socket's handle.
-pub async fn run<S>(mut ws: S, socket: Arc<OwnedWriteHalf>, admission: Admission)
+pub(crate) async fn run<S>(mut ws: S, socket: Arc<OwnedWriteHalf>, admission: Admission)
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
 {

@@ -28,7 +28,7 @@ type HttpResponse = Response<Full<Bytes>>;
 /// An HTTP API failure: a status and a message for the publisher.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status}: {message}")]
-pub struct ApiError {
+pub(crate) struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
     /// What went wrong, in words a user can act on.
@@ -37,7 +37,7 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error with `status` and `message`.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             message: message.into(),
@@ -59,7 +59,7 @@ impl From<SignatureError> for ApiError {
 }
 
 /// A JSON response with the right `Content-Type` and `Content-Length`.
-pub fn json(status: StatusCode, body: String) -> HttpResponse {
+pub(crate) fn json(status: StatusCode, body: String) -> HttpResponse {
     let mut res = Response::new(Full::new(Bytes::from(body)));
     *res.status_mut() = status;
     res.headers_mut().insert(
@@ -92,7 +92,7 @@ impl Call<'_> {
 
 /// Serves one request under `/apps/`; `path` is already stripped of the
 /// server's path prefix, which is also the path the client signed.
-pub async fn handle(node: &Node, req: Request<Incoming>, path: &str) -> HttpResponse {
+pub(crate) async fn handle(node: &Node, req: Request<Incoming>, path: &str) -> HttpResponse {
     match dispatch(node, req, path).await {
         Ok(res) => res,
         Err(e) => {

@@ -74,14 +74,9 @@ impl Default for LifecycleBus {
 }
 
 impl LifecycleBus {
-    /// Announces `event` to current observers (none is fine).
-    pub fn emit(&self, event: LifecycleEvent) {
-        self.emit_with(|| event);
-    }
-
     /// Builds and announces an event only when someone observes: the
     /// per-message path pays nothing (not even an allocation) otherwise.
-    pub fn emit_with(&self, event: impl FnOnce() -> LifecycleEvent) {
+    pub(crate) fn emit_with(&self, event: impl FnOnce() -> LifecycleEvent) {
         if self.sender.receiver_count() > 0 {
             let _ = self.sender.send(event());
         }

@@ -32,7 +32,7 @@ pub struct Node {
 
 impl Node {
     /// Builds the node state.
-    pub fn new(
+    pub(crate) fn new(
         server: ServerConfig,
         apps: Arc<AppRegistry>,
         adapter: Arc<dyn Adapter>,

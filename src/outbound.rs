@@ -56,17 +56,17 @@ impl Frame {
     }
 
     /// A ping control frame with an empty payload.
-    pub fn ping() -> Frame {
+    pub(crate) fn ping() -> Frame {
         Frame::encode(0x9, b"")
     }
 
     /// A pong control frame echoing `payload` (at most 125 bytes).
-    pub fn pong(payload: &[u8]) -> Frame {
+    pub(crate) fn pong(payload: &[u8]) -> Frame {
         Frame::encode(0xA, &payload[..payload.len().min(125)])
     }
 
     /// A close control frame with `code` and a reason (cut to fit 125 bytes).
-    pub fn close(code: u16, reason: &str) -> Frame {
+    pub(crate) fn close(code: u16, reason: &str) -> Frame {
         let mut end = reason.len().min(123);
         while !reason.is_char_boundary(end) {
             end -= 1;
@@ -99,7 +99,7 @@ impl Frame {
     }
 
     /// The bytes on the wire.
-    pub fn wire(&self) -> &[u8] {
+    pub(crate) fn wire(&self) -> &[u8] {
         &self.wire
     }
 
@@ -129,7 +129,7 @@ impl fmt::Debug for Frame {
 }
 
 /// Where a handle writes: anything that takes bytes without blocking.
-pub trait FrameSink: Send + Sync + fmt::Debug {
+pub(crate) trait FrameSink: Send + Sync + fmt::Debug {
     /// Writes as much of `bufs` as the sink takes now; `WouldBlock` when
     /// it takes nothing.
     ///
@@ -187,7 +187,7 @@ pub enum SendError {
 
 /// What [`SocketHandle::flush`] achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flushed {
+pub(crate) enum Flushed {
     /// Nothing is left to write.
     Done,
     /// The socket takes no more now: wait until it is writable.
@@ -204,7 +204,7 @@ impl SocketHandle {
 
     /// A handle that writes to `sink`, queueing at most `capacity` frames
     /// while the sink is busy.
-    pub fn with_sink(capacity: usize, sink: Arc<dyn FrameSink>) -> Self {
+    pub(crate) fn with_sink(capacity: usize, sink: Arc<dyn FrameSink>) -> Self {
         SocketHandle::build(capacity, Some(sink))
     }
 
@@ -285,7 +285,7 @@ impl SocketHandle {
 
     /// Queues the socket's last frames (an error, a close frame) even when
     /// it is closing or full; nothing sent afterwards is delivered.
-    pub fn send_final(&self, frames: &[Frame]) {
+    pub(crate) fn send_final(&self, frames: &[Frame]) {
         let mut q = self.queue();
         q.sealed = true;
         q.frames.extend(frames.iter().cloned());
@@ -295,7 +295,7 @@ impl SocketHandle {
 
     /// Asks the socket's task to send `reason` as a `pusher:error` and close
     /// the socket with its code. The first request wins.
-    pub fn close(&self, reason: ErrorCode) {
+    pub(crate) fn close(&self, reason: ErrorCode) {
         let mut q = self.queue();
         if q.close.is_none() {
             q.close = Some(reason);
@@ -306,7 +306,7 @@ impl SocketHandle {
 
     /// Writes queued frames to the sink, up to 64 per `write`,
     /// until the queue is empty or the sink is full.
-    pub fn flush(&self) -> Flushed {
+    pub(crate) fn flush(&self) -> Flushed {
         let Some(sink) = &self.outbox.sink else {
             return Flushed::Done;
         };
@@ -366,13 +366,13 @@ impl SocketHandle {
     }
 
     /// The close requested, if any.
-    pub fn close_reason(&self) -> Option<ErrorCode> {
+    pub(crate) fn close_reason(&self) -> Option<ErrorCode> {
         self.queue().close
     }
 
     /// Waits until there is something to write or a close was requested.
     /// Cancel-safe: a wake-up that arrives while nobody waits is kept.
-    pub async fn ready(&self) {
+    pub(crate) async fn ready(&self) {
         self.outbox.wake.notified().await;
     }
 
@@ -384,11 +384,6 @@ impl SocketHandle {
     /// Whether no frame is waiting.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Whether two handles feed the same socket.
-    pub fn same(&self, other: &SocketHandle) -> bool {
-        Arc::ptr_eq(&self.outbox, &other.outbox)
     }
 }
 

@@ -208,7 +208,7 @@ async fn route(node: Arc<Node>, req: Request<Incoming>) -> Result<HttpResponse, 
 }
 
 /// A plain-text response (routing errors, as Reverb sends them).
-pub fn text(status: StatusCode, body: &'static str) -> HttpResponse {
+pub(crate) fn text(status: StatusCode, body: &'static str) -> HttpResponse {
     let mut res = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *res.status_mut() = status;
     res.headers_mut().insert(

@@ -7,11 +7,11 @@ use tokio_util::task::TaskTracker;
 /// Lets every task see that shutdown began, and lets the server wait for
 /// all of them to finish.
 #[derive(Debug, Clone, Default)]
-pub struct Shutdown {
+pub(crate) struct Shutdown {
     /// Cancelled once, when shutdown begins.
-    pub token: CancellationToken,
+    pub(crate) token: CancellationToken,
     /// Every connection task is spawned on this, so the server can wait.
-    pub tracker: TaskTracker,
+    pub(crate) tracker: TaskTracker,
 }
 
 /// Resolves when the process receives SIGINT or SIGTERM, and logs which.

@@ -22,7 +22,7 @@ pub(crate) struct Report {
 
 impl Report {
     /// A report for `scenario`.
-    pub fn new(scenario: &str) -> Self {
+    pub(crate) fn new(scenario: &str) -> Self {
         Self {
             root: vec![("scenario".to_owned(), Node::Leaf(scenario.into()))],
         }
@@ -30,7 +30,7 @@ impl Report {
 
     /// Sets the figure at a dotted `path` (`latency_us.p99`), creating
     /// sections as needed and replacing an existing value.
-    pub fn set(&mut self, path: &str, value: impl Into<Value>) {
+    pub(crate) fn set(&mut self, path: &str, value: impl Into<Value>) {
         let mut level = &mut self.root;
         let mut parts = path.split('.').peekable();
         while let Some(part) = parts.next() {
@@ -56,7 +56,7 @@ impl Report {
     }
 
     /// Sets a float figure rounded to 2 decimals; `None` becomes `null`.
-    pub fn set_f(&mut self, path: &str, value: Option<f64>) {
+    pub(crate) fn set_f(&mut self, path: &str, value: Option<f64>) {
         let v = value
             .filter(|v| v.is_finite())
             .map_or(Value::Null, |v| Value::from((v * 100.0).round() / 100.0));
@@ -64,7 +64,7 @@ impl Report {
     }
 
     /// Sets `{path}.p50 … .max, .mean, .count` from a latency histogram.
-    pub fn set_latency(&mut self, path: &str, h: &Histogram<u64>) {
+    pub(crate) fn set_latency(&mut self, path: &str, h: &Histogram<u64>) {
         self.set(&format!("{path}.count"), h.len());
         for (name, v) in stats::percentiles(h) {
             self.set(&format!("{path}.{name}"), v);
@@ -73,7 +73,7 @@ impl Report {
 
     /// Sets a process's CPU and RSS figures between two samples, with CPU per
     /// `unit` (e.g. `per_message`) when `units` > 0.
-    pub fn set_cpu(
+    pub(crate) fn set_cpu(
         &mut self,
         path: &str,
         before: Option<ProcSample>,
@@ -98,7 +98,7 @@ impl Report {
     }
 
     /// Sets `failures.{kind}` counts and `failure_samples.{kind}` messages.
-    pub fn set_failures(&mut self, failures: &[(&'static str, u64, String)]) {
+    pub(crate) fn set_failures(&mut self, failures: &[(&'static str, u64, String)]) {
         self.set("failures.total", failures.iter().map(|f| f.1).sum::<u64>());
         for (kind, n, sample) in failures {
             self.set(&format!("failures.{kind}"), *n);
@@ -107,14 +107,14 @@ impl Report {
     }
 
     /// The report as one compact JSON object (keys in insertion order).
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let mut out = String::new();
         write_json(&self.root, &mut out);
         out
     }
 
     /// The report as `dotted.key  value` lines, aligned.
-    pub fn to_human(&self) -> String {
+    pub(crate) fn to_human(&self) -> String {
         let mut rows = Vec::new();
         flatten("", &self.root, &mut rows);
         let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);

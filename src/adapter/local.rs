@@ -11,7 +11,7 @@ use crate::protocol::{ChannelName, SocketId};
 
 /// Fan-out within this process only.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct LocalAdapter;
+pub(crate) struct LocalAdapter;
 
 #[async_trait]
 impl Adapter for LocalAdapter {

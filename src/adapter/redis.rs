@@ -20,7 +20,7 @@
 //! waits for as many replies as `PUBLISH` reported receivers, or at most
 //! `query_timeout_ms`.
 
-pub mod envelope;
+pub(crate) mod envelope;
 mod link;
 
 use std::collections::{HashMap, HashSet};
@@ -40,7 +40,7 @@ use crate::channels::{ChannelStats, Member};
 use crate::config::ScalingConfig;
 use crate::outbound::Frame;
 use crate::protocol::{ChannelName, SocketId};
-pub use envelope::{Answer, Envelope, Query, WireMember};
+pub(crate) use envelope::{Answer, Envelope, Query, WireMember};
 
 /// Messages waiting for the publisher task before publishing counts as
 /// failed (the cluster link is too slow or down).
@@ -48,7 +48,7 @@ const PUBLISH_QUEUE: usize = 65_536;
 
 /// Fan-out and cluster state through Redis pub/sub.
 #[derive(Debug, Clone)]
-pub struct RedisAdapter {
+pub(crate) struct RedisAdapter {
     inner: Arc<Inner>,
 }
 
@@ -80,7 +80,7 @@ impl RedisAdapter {
     ///
     /// # Errors
     /// A message when the Redis URL is invalid.
-    pub fn start(config: &ScalingConfig, apps: Arc<AppRegistry>) -> Result<Self, String> {
+    pub(crate) fn start(config: &ScalingConfig, apps: Arc<AppRegistry>) -> Result<Self, String> {
         // `rediss://` uses rustls with the ring provider (the only one built in).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let url = config.redis_url();
@@ -106,16 +106,6 @@ impl RedisAdapter {
         tokio::spawn(link::heartbeat(inner.clone()));
         tracing::info!(node_id = inner.node_id, channel = %inner.channel, "scaling through Redis");
         Ok(RedisAdapter { inner })
-    }
-
-    /// This node's id in the cluster.
-    pub fn node_id(&self) -> u64 {
-        self.inner.node_id
-    }
-
-    /// Whether the node is currently linked to the cluster.
-    pub fn is_connected(&self) -> bool {
-        self.inner.connected.load(Ordering::Acquire)
     }
 }
 

@@ -82,7 +82,7 @@ impl Entry {
 
 /// What a local join changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Joined {
+pub(crate) struct Joined {
     /// The user was absent from the roster (announce `member_added`).
     pub added: bool,
     /// This is the user's first socket on this node (tell other nodes).
@@ -91,7 +91,7 @@ pub struct Joined {
 
 /// What a local leave changed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Left {
+pub(crate) struct Left {
     /// The user is now absent from the roster (announce `member_removed`).
     pub removed: Option<Member>,
     /// That was the user's last socket on this node (tell other nodes).
@@ -101,13 +101,13 @@ pub struct Left {
 /// The members of one presence channel in join order: this node's sockets
 /// and, in cluster mode, the users other nodes reported.
 #[derive(Debug, Default)]
-pub struct PresenceRoster {
+pub(crate) struct PresenceRoster {
     members: IndexMap<Arc<str>, Entry>,
 }
 
 impl PresenceRoster {
     /// Records one more local socket of `member`.
-    pub fn join(&mut self, member: &Member) -> Joined {
+    pub(crate) fn join(&mut self, member: &Member) -> Joined {
         match self.members.get_mut(&member.user_id) {
             Some(entry) => {
                 entry.sockets += 1;
@@ -134,7 +134,7 @@ impl PresenceRoster {
     }
 
     /// Records one local socket of `user_id` leaving.
-    pub fn leave(&mut self, user_id: &str) -> Left {
+    pub(crate) fn leave(&mut self, user_id: &str) -> Left {
         let Some(entry) = self.members.get_mut(user_id) else {
             return Left::default();
         };
@@ -152,7 +152,7 @@ impl PresenceRoster {
     }
 
     /// Another node reports `member` present; `true` if the user was absent.
-    pub fn remote_join(&mut self, node: u64, member: &Member) -> bool {
+    pub(crate) fn remote_join(&mut self, node: u64, member: &Member) -> bool {
         match self.members.get_mut(&member.user_id) {
             Some(entry) => {
                 let was_present = entry.present();
@@ -177,7 +177,7 @@ impl PresenceRoster {
 
     /// Another node reports `user_id` gone; returns the member if the user
     /// is now absent everywhere.
-    pub fn remote_leave(&mut self, node: u64, user_id: &str) -> Option<Member> {
+    pub(crate) fn remote_leave(&mut self, node: u64, user_id: &str) -> Option<Member> {
         let entry = self.members.get_mut(user_id)?;
         entry.nodes.retain(|n| *n != node);
         if entry.present() {
@@ -187,7 +187,7 @@ impl PresenceRoster {
     }
 
     /// Users reported by `node` (for a node that is gone or resent its state).
-    pub fn users_on(&self, node: u64) -> Vec<Arc<str>> {
+    pub(crate) fn users_on(&self, node: u64) -> Vec<Arc<str>> {
         self.members
             .iter()
             .filter(|(_, e)| e.nodes.contains(&node))
@@ -196,7 +196,7 @@ impl PresenceRoster {
     }
 
     /// Members with at least one socket on this node.
-    pub fn local_members(&self) -> impl Iterator<Item = &Member> {
+    pub(crate) fn local_members(&self) -> impl Iterator<Item = &Member> {
         self.members
             .values()
             .filter(|e| e.sockets > 0)
@@ -204,17 +204,17 @@ impl PresenceRoster {
     }
 
     /// Number of distinct users.
-    pub fn user_count(&self) -> usize {
+    pub(crate) fn user_count(&self) -> usize {
         self.members.len()
     }
 
     /// Whether nobody is present.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.members.is_empty()
     }
 
     /// Members in join order.
-    pub fn members(&self) -> impl Iterator<Item = &Member> {
+    pub(crate) fn members(&self) -> impl Iterator<Item = &Member> {
         self.members.values().map(|e| &e.member)
     }
 }

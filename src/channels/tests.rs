@@ -61,7 +61,7 @@ fn subscribe_queues_ack_and_reports_occupancy() {
     assert!(!second.occupied && !second.already);
     assert_eq!(second.subscription_count, 2);
     assert!(a.is_empty(), "no count events unless asked for");
-    assert_eq!(reg.len(), 1);
+    assert_eq!(reg.channels.len(), 1);
 }
 
 #[test]
@@ -100,7 +100,7 @@ fn unsubscribe_reports_vacated_and_is_a_noop_when_unknown() {
     assert!(last.removed && last.vacated);
     assert_eq!(last.subscription_count, 0);
     assert_eq!(reg.stats("orders"), None);
-    assert!(reg.is_empty());
+    assert!(reg.channels.is_empty());
     assert_eq!(
         reg.unsubscribe("orders", id(2), false),
         Unsubscribed::default()

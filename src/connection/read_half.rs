@@ -15,13 +15,13 @@ use tokio::net::tcp::OwnedReadHalf;
 
 /// Reads from a socket whose write half publishers write to directly.
 #[derive(Debug)]
-pub struct ReadHalf {
+pub(crate) struct ReadHalf {
     socket: OwnedReadHalf,
 }
 
 impl ReadHalf {
     /// Reads from `socket`.
-    pub fn new(socket: OwnedReadHalf) -> Self {
+    pub(crate) fn new(socket: OwnedReadHalf) -> Self {
         ReadHalf { socket }
     }
 }

@@ -51,7 +51,7 @@ enum SigninRefused {
 
 /// What the connection should do after a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
+pub(crate) enum Flow {
     /// Keep serving the socket.
     Continue,
     /// Send this error and close the socket with its code.
@@ -67,7 +67,7 @@ struct RateWindow {
 
 /// The protocol state of one socket.
 #[derive(Debug)]
-pub struct Session {
+pub(crate) struct Session {
     pub(super) node: Arc<Node>,
     pub(super) app: Arc<App>,
     pub(super) socket_id: SocketId,
@@ -81,7 +81,12 @@ pub struct Session {
 
 impl Session {
     /// A session for a registered socket.
-    pub fn new(node: Arc<Node>, app: Arc<App>, socket_id: SocketId, handle: SocketHandle) -> Self {
+    pub(crate) fn new(
+        node: Arc<Node>,
+        app: Arc<App>,
+        socket_id: SocketId,
+        handle: SocketHandle,
+    ) -> Self {
         Session {
             node,
             app,
@@ -94,7 +99,7 @@ impl Session {
     }
 
     /// Whether the socket has signed in.
-    pub fn signed_in(&self) -> bool {
+    pub(crate) fn signed_in(&self) -> bool {
         self.user_id.is_some()
     }
 
@@ -111,7 +116,7 @@ impl Session {
     }
 
     /// Handles a frame that cannot be a Pusher message (binary).
-    pub fn on_invalid(&mut self) -> Flow {
+    pub(crate) fn on_invalid(&mut self) -> Flow {
         if let Some(flow) = self.rate_limited() {
             return flow;
         }
@@ -119,7 +124,7 @@ impl Session {
     }
 
     /// Handles one text frame.
-    pub fn on_text(&mut self, text: &str) -> Flow {
+    pub(crate) fn on_text(&mut self, text: &str) -> Flow {
         if let Some(flow) = self.rate_limited() {
             return flow;
         }
@@ -347,7 +352,7 @@ impl Session {
 
     /// Leaves every channel and forgets the socket: the last step of every
     /// connection, however it ended.
-    pub fn close(&mut self) {
+    pub(crate) fn close(&mut self) {
         for channel in std::mem::take(&mut self.channels) {
             subscriptions::unsubscribe(&self.node, &self.app, self.socket_id, &channel);
         }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use clarion::config::{AppConfig, Config};
 
 /// A `redis-server` child process on a free loopback port.
-pub struct Redis {
+pub(crate) struct Redis {
     pub port: u16,
     child: Option<Child>,
 }
@@ -23,7 +23,7 @@ fn free_port() -> u16 {
 }
 
 impl Redis {
-    pub async fn start() -> Redis {
+    pub(crate) async fn start() -> Redis {
         let mut redis = Redis {
             port: free_port(),
             child: None,
@@ -33,7 +33,7 @@ impl Redis {
     }
 
     /// (Re)starts the server on the same port and waits until it answers.
-    pub async fn restart(&mut self) {
+    pub(crate) async fn restart(&mut self) {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -63,14 +63,14 @@ impl Redis {
     }
 
     /// Kills the server (SIGKILL) and waits for it to exit.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 }
@@ -82,7 +82,7 @@ impl Drop for Redis {
 }
 
 /// A config for one cluster node of the default app.
-pub fn node_config(redis: &Redis, namespace: &str) -> Config {
+pub(crate) fn node_config(redis: &Redis, namespace: &str) -> Config {
     let mut config = Config::default();
     config.server.host = "127.0.0.1".to_owned();
     config.server.port = 0;
@@ -98,18 +98,22 @@ pub fn node_config(redis: &Redis, namespace: &str) -> Config {
 }
 
 /// A node running as a separate process of the built binary.
-pub struct ProcessNode {
+pub(crate) struct ProcessNode {
     pub addr: SocketAddr,
     child: Child,
 }
 
 impl ProcessNode {
-    pub async fn start(redis: &Redis, namespace: &str) -> ProcessNode {
+    pub(crate) async fn start(redis: &Redis, namespace: &str) -> ProcessNode {
         ProcessNode::start_with(&redis.url(), namespace, &[]).await
     }
 
     /// A node on `redis_url` with extra environment variables.
-    pub async fn start_with(redis_url: &str, namespace: &str, env: &[(&str, &str)]) -> ProcessNode {
+    pub(crate) async fn start_with(
+        redis_url: &str,
+        namespace: &str,
+        env: &[(&str, &str)],
+    ) -> ProcessNode {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(env!("CARGO_BIN_EXE_clarion"))
             .args(["--host", "127.0.0.1", "--port", "0"])
@@ -150,7 +154,7 @@ impl ProcessNode {
     }
 
     /// Sends `signal` (e.g. `STOP`, `CONT`) to the node process.
-    pub fn signal(&self, signal: &str) {
+    pub(crate) fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
@@ -159,7 +163,7 @@ impl ProcessNode {
     }
 
     /// SIGKILL: no goodbye, no cleanup.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

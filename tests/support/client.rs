@@ -10,24 +10,24 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::WAIT;
 /// A WebSocket test client.
-pub struct Client {
+pub(crate) struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub socket_id: String,
 }
 
 /// What a wait ended with.
 #[derive(Debug)]
-pub enum Received {
+pub(crate) enum Received {
     Frame(Value),
     Closed(Option<CloseFrame>),
 }
 
 impl Client {
-    pub async fn send_json(&mut self, value: Value) {
+    pub(crate) async fn send_json(&mut self, value: Value) {
         self.send_text(&value.to_string()).await;
     }
 
-    pub async fn send_text(&mut self, text: &str) {
+    pub(crate) async fn send_text(&mut self, text: &str) {
         self.ws
             .send(Message::text(text.to_owned()))
             .await
@@ -35,7 +35,7 @@ impl Client {
     }
 
     /// The next text frame as JSON, or the close frame; panics after [`WAIT`].
-    pub async fn next(&mut self) -> Received {
+    pub(crate) async fn next(&mut self) -> Received {
         loop {
             let message = tokio::time::timeout(WAIT, self.ws.next())
                 .await
@@ -54,7 +54,7 @@ impl Client {
     }
 
     /// The next text frame; panics on close.
-    pub async fn frame(&mut self) -> Value {
+    pub(crate) async fn frame(&mut self) -> Value {
         match self.next().await {
             Received::Frame(v) => v,
             Received::Closed(c) => panic!("socket closed while waiting for a frame: {c:?}"),
@@ -62,7 +62,7 @@ impl Client {
     }
 
     /// Skips frames until one with `event` arrives.
-    pub async fn expect_event(&mut self, event: &str) -> Value {
+    pub(crate) async fn expect_event(&mut self, event: &str) -> Value {
         loop {
             let frame = self.frame().await;
             if frame["event"] == event {
@@ -72,7 +72,7 @@ impl Client {
     }
 
     /// Waits for the close frame; returns its code.
-    pub async fn expect_close(&mut self) -> u16 {
+    pub(crate) async fn expect_close(&mut self) -> u16 {
         loop {
             if let Received::Closed(frame) = self.next().await {
                 return frame.map_or(1006, |f| u16::from(f.code));
@@ -81,7 +81,7 @@ impl Client {
     }
 
     /// Waits for a `pusher:error` and returns its code.
-    pub async fn expect_error(&mut self) -> i64 {
+    pub(crate) async fn expect_error(&mut self) -> i64 {
         let frame = self.expect_event("pusher:error").await;
         let data: Value =
             serde_json::from_str(frame["data"].as_str().expect("error data is a string"))
@@ -90,7 +90,7 @@ impl Client {
     }
 
     /// Subscribes to a public channel and waits for the ack.
-    pub async fn subscribe(&mut self, channel: &str) {
+    pub(crate) async fn subscribe(&mut self, channel: &str) {
         self.send_json(
             serde_json::json!({"event":"pusher:subscribe","data":{"auth":"","channel":channel}}),
         )
@@ -100,7 +100,7 @@ impl Client {
     }
 
     /// Subscribes to a private channel with a valid signature.
-    pub async fn subscribe_private(&mut self, channel: &str) {
+    pub(crate) async fn subscribe_private(&mut self, channel: &str) {
         let auth = clarion::auth::channel_auth_token(
             "app-key",
             "app-secret",
@@ -117,7 +117,7 @@ impl Client {
     }
 
     /// Subscribes to a presence channel; returns the succeeded frame's data.
-    pub async fn subscribe_presence(&mut self, channel: &str, user_id: &str) -> Value {
+    pub(crate) async fn subscribe_presence(&mut self, channel: &str, user_id: &str) -> Value {
         let channel_data = serde_json::json!({"user_id": user_id, "user_info": {"name": format!("user {user_id}")}}).to_string();
         let auth = clarion::auth::channel_auth_token(
             "app-key",
@@ -135,7 +135,7 @@ impl Client {
 
     /// Proves nothing else is queued for this client: sends a ping and
     /// asserts the very next frame is the pong.
-    pub async fn assert_nothing_pending(&mut self) {
+    pub(crate) async fn assert_nothing_pending(&mut self) {
         self.send_text(r#"{"event":"pusher:ping","data":{}}"#).await;
         let frame = self.frame().await;
         assert_eq!(
@@ -148,19 +148,19 @@ impl Client {
 impl Client {
     /// The next WebSocket message of any kind (pings and pongs included);
     /// `None` when the stream ended.
-    pub async fn next_message(&mut self) -> Option<Message> {
+    pub(crate) async fn next_message(&mut self) -> Option<Message> {
         tokio::time::timeout(WAIT, self.ws.next())
             .await
             .expect("a message within the wait")
             .and_then(Result::ok)
     }
 
-    pub async fn send_message(&mut self, message: Message) {
+    pub(crate) async fn send_message(&mut self, message: Message) {
         self.ws.send(message).await.expect("send");
     }
 
     /// Waits for a `pusher:error`; returns its code and message.
-    pub async fn expect_error_message(&mut self) -> (i64, String) {
+    pub(crate) async fn expect_error_message(&mut self) -> (i64, String) {
         let frame = self.expect_event("pusher:error").await;
         assert!(frame.get("channel").is_none(), "errors carry no channel");
         let data: Value =
@@ -174,7 +174,7 @@ impl Client {
 
     /// The very next frame must be `pusher:error` with `code` and `message`,
     /// followed by a close frame with the same code.
-    pub async fn expect_refusal(&mut self, code: u16, message: &str) {
+    pub(crate) async fn expect_refusal(&mut self, code: u16, message: &str) {
         let frame = self.frame().await;
         assert_eq!(frame["event"], "pusher:error", "got {frame}");
         let data: Value =
@@ -185,7 +185,7 @@ impl Client {
     }
 
     /// A valid auth token for `channel` (and presence `channel_data`).
-    pub fn auth(&self, channel: &str, channel_data: Option<&str>) -> String {
+    pub(crate) fn auth(&self, channel: &str, channel_data: Option<&str>) -> String {
         clarion::auth::channel_auth_token(
             "app-key",
             "app-secret",
@@ -196,14 +196,18 @@ impl Client {
     }
 
     /// Sends `pusher:subscribe` with `data` as given, waiting for nothing.
-    pub async fn send_subscribe(&mut self, data: Value) {
+    pub(crate) async fn send_subscribe(&mut self, data: Value) {
         self.send_json(serde_json::json!({"event":"pusher:subscribe","data":data}))
             .await;
     }
 
     /// Subscribes to a presence channel with exactly this `channel_data`
     /// string; returns the succeeded frame.
-    pub async fn subscribe_presence_raw(&mut self, channel: &str, channel_data: &str) -> Value {
+    pub(crate) async fn subscribe_presence_raw(
+        &mut self,
+        channel: &str,
+        channel_data: &str,
+    ) -> Value {
         let auth = self.auth(channel, Some(channel_data));
         self.send_subscribe(
             serde_json::json!({"auth":auth,"channel":channel,"channel_data":channel_data}),
@@ -213,7 +217,7 @@ impl Client {
             .await
     }
 
-    pub async fn unsubscribe(&mut self, channel: &str) {
+    pub(crate) async fn unsubscribe(&mut self, channel: &str) {
         self.send_json(
             serde_json::json!({"event":"pusher:unsubscribe","data":{"channel":channel}}),
         )
@@ -221,7 +225,7 @@ impl Client {
     }
 
     /// Sends `pusher:signin` signed for `user_data` with the default app.
-    pub async fn send_signin(&mut self, user_data: &str) {
+    pub(crate) async fn send_signin(&mut self, user_data: &str) {
         let sig = clarion::auth::sign(
             "app-secret",
             &format!("{}::user::{user_data}", self.socket_id),
@@ -231,25 +235,25 @@ impl Client {
     }
 
     /// Signs in and waits for `pusher:signin_success`.
-    pub async fn signin(&mut self, user_data: &str) -> Value {
+    pub(crate) async fn signin(&mut self, user_data: &str) -> Value {
         self.send_signin(user_data).await;
         self.expect_event("pusher:signin_success").await
     }
 
     /// Sends a client event.
-    pub async fn whisper(&mut self, channel: &str, event: &str, data: Value) {
+    pub(crate) async fn whisper(&mut self, channel: &str, event: &str, data: Value) {
         self.send_json(serde_json::json!({"event":event,"channel":channel,"data":data}))
             .await;
     }
 
     /// Closes the socket cleanly and waits for the server's close reply.
-    pub async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         let _ = self.ws.close(None).await;
         while let Ok(Some(Ok(_))) = tokio::time::timeout(WAIT, self.ws.next()).await {}
     }
     /// The next text frame's exact text (control frames skipped); panics on
     /// close.
-    pub async fn ws_text(&mut self) -> String {
+    pub(crate) async fn ws_text(&mut self) -> String {
         loop {
             match self.next_message().await {
                 Some(Message::Text(t)) => return t.as_str().to_owned(),

@@ -16,13 +16,13 @@ use clarion::config::{AppConfig, Config};
 
 mod client;
 #[allow(unused_imports)] // each test binary uses a different subset
-pub use client::{Client, Received};
+pub(crate) use client::{Client, Received};
 
 /// How long any wait in a test may take before it fails.
-pub const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
 /// A running server.
-pub struct TestServer {
+pub(crate) struct TestServer {
     pub addr: SocketAddr,
     pub config: Config,
     /// The server's shared state, for tests that observe it directly.
@@ -32,12 +32,12 @@ pub struct TestServer {
 }
 
 /// The default test app: id `app-id`, key `app-key`, secret `app-secret`.
-pub fn app() -> AppConfig {
+pub(crate) fn app() -> AppConfig {
     AppConfig::development()
 }
 
 /// A config with one app and the server on `127.0.0.1:0`.
-pub fn config_with(app: AppConfig) -> Config {
+pub(crate) fn config_with(app: AppConfig) -> Config {
     let mut config = Config::default();
     config.server.host = "127.0.0.1".to_owned();
     config.server.port = 0;
@@ -47,17 +47,17 @@ pub fn config_with(app: AppConfig) -> Config {
 
 impl TestServer {
     /// Starts a server with the default app.
-    pub async fn start() -> TestServer {
+    pub(crate) async fn start() -> TestServer {
         TestServer::with_config(config_with(app())).await
     }
 
     /// Starts a server with `config` (its host/port are forced to loopback:0).
-    pub async fn with_config(config: Config) -> TestServer {
+    pub(crate) async fn with_config(config: Config) -> TestServer {
         TestServer::spawn(config, false).await
     }
 
     /// Starts a cluster node: the adapter `config.scaling` asks for (Redis).
-    pub async fn clustered(config: Config) -> TestServer {
+    pub(crate) async fn clustered(config: Config) -> TestServer {
         TestServer::spawn(config, true).await
     }
 
@@ -87,7 +87,7 @@ impl TestServer {
     }
 
     /// Triggers shutdown and waits for `run` to return.
-    pub async fn shutdown(mut self) {
+    pub(crate) async fn shutdown(mut self) {
         self.stop.cancel();
         if let Some(task) = self.task.take() {
             tokio::time::timeout(Duration::from_secs(15), task)
@@ -97,7 +97,7 @@ impl TestServer {
         }
     }
 
-    pub fn ws_url(&self, key: &str) -> String {
+    pub(crate) fn ws_url(&self, key: &str) -> String {
         format!(
             "ws://{}/app/{key}?protocol=7&client=js&version=8.4.0&flash=false",
             self.addr
@@ -105,7 +105,7 @@ impl TestServer {
     }
 
     /// Connects with the default key and waits for `connection_established`.
-    pub async fn connect(&self) -> Client {
+    pub(crate) async fn connect(&self) -> Client {
         let mut client = self.connect_raw("app-key").await;
         let hello = client.expect_event("pusher:connection_established").await;
         let data: Value = serde_json::from_str(hello["data"].as_str().expect("data is a string"))
@@ -115,7 +115,7 @@ impl TestServer {
     }
 
     /// Connects with `key` without waiting for anything.
-    pub async fn connect_raw(&self, key: &str) -> Client {
+    pub(crate) async fn connect_raw(&self, key: &str) -> Client {
         let (ws, _) =
             tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(self.ws_url(key)))
                 .await
@@ -128,7 +128,7 @@ impl TestServer {
     }
 
     /// Sends a signed HTTP API request; returns status and JSON body.
-    pub async fn api(
+    pub(crate) async fn api(
         &self,
         method: &str,
         path: &str,
@@ -141,7 +141,7 @@ impl TestServer {
     }
 
     /// Like [`api`], signing with the given credentials.
-    pub async fn api_as(
+    pub(crate) async fn api_as(
         &self,
         key: &str,
         secret: &str,
@@ -154,12 +154,17 @@ impl TestServer {
     }
 
     /// A raw HTTP/1.1 request; returns status and body text.
-    pub async fn http(&self, method: &str, path_and_query: &str, body: &str) -> (u16, String) {
+    pub(crate) async fn http(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: &str,
+    ) -> (u16, String) {
         raw_http(self.addr, method, path_and_query, body).await
     }
 
     /// Publishes one event through the API and asserts 200.
-    pub async fn trigger(&self, channel: &str, event: &str, data: &str) {
+    pub(crate) async fn trigger(&self, channel: &str, event: &str, data: &str) {
         let body = serde_json::json!({"name": event, "channel": channel, "data": data}).to_string();
         let (status, reply) = self.api("POST", "/apps/app-id/events", &[], &body).await;
         assert_eq!(status, 200, "trigger failed: {reply}");
@@ -168,7 +173,7 @@ impl TestServer {
 
 /// Sends a request to the HTTP API at `addr`, signed as the SDKs sign;
 /// returns status and JSON body (or the text as a JSON string).
-pub async fn signed_api(
+pub(crate) async fn signed_api(
     addr: SocketAddr,
     key: &str,
     secret: &str,
@@ -190,7 +195,7 @@ pub async fn signed_api(
 }
 
 /// A minimal HTTP/1.1 client over one TCP connection (Connection: close).
-pub async fn raw_http(
+pub(crate) async fn raw_http(
     addr: SocketAddr,
     method: &str,
     path_and_query: &str,
@@ -236,7 +241,7 @@ async fn read_all(stream: &mut TcpStream) -> Vec<u8> {
 
 /// An HTTP response as the raw client saw it.
 #[derive(Debug)]
-pub struct RawResponse {
+pub(crate) struct RawResponse {
     pub status: u16,
     /// Header names lower-cased.
     pub headers: Vec<(String, String)>,
@@ -244,21 +249,21 @@ pub struct RawResponse {
 }
 
 impl RawResponse {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|_| Value::String(self.body.clone()))
     }
 }
 
 /// Writes `parts` one after another (flushing and yielding between them, so
 /// a request can arrive in several TCP segments) and reads the response.
-pub async fn raw_request(addr: SocketAddr, parts: &[&[u8]]) -> RawResponse {
+pub(crate) async fn raw_request(addr: SocketAddr, parts: &[&[u8]]) -> RawResponse {
     use tokio::io::AsyncWriteExt;
     let mut stream = TcpStream::connect(addr).await.expect("tcp connect");
     stream.set_nodelay(true).expect("nodelay");
@@ -288,7 +293,7 @@ pub async fn raw_request(addr: SocketAddr, parts: &[&[u8]]) -> RawResponse {
 }
 
 /// Unix time now.
-pub fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock")
@@ -298,7 +303,13 @@ pub fn now() -> u64 {
 impl TestServer {
     /// The signed query string for a request with the first app's
     /// credentials, signed now.
-    pub fn signed(&self, method: &str, path: &str, params: &[(&str, &str)], body: &str) -> String {
+    pub(crate) fn signed(
+        &self,
+        method: &str,
+        path: &str,
+        params: &[(&str, &str)],
+        body: &str,
+    ) -> String {
         let app = &self.config.apps[0];
         signed_query(
             &app.key,
@@ -313,7 +324,7 @@ impl TestServer {
 
     /// Opens a WebSocket to `url` with extra request headers; returns the
     /// client (nothing read yet) and the handshake response.
-    pub async fn connect_url(
+    pub(crate) async fn connect_url(
         &self,
         url: &str,
         headers: &[(&str, &str)],
@@ -345,7 +356,7 @@ impl TestServer {
     }
 
     /// Connects with the default key and an `Origin` header, reading nothing.
-    pub async fn connect_with_origin(&self, origin: &str) -> Client {
+    pub(crate) async fn connect_with_origin(&self, origin: &str) -> Client {
         self.connect_url(&self.ws_url("app-key"), &[("origin", origin)])
             .await
             .0

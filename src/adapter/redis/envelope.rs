@@ -41,7 +41,7 @@ impl From<WireMember> for Member {
 /// A cluster-wide question.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "k", rename_all = "snake_case")]
-pub enum Query {
+pub(crate) enum Query {
     /// Occupied channels with a name prefix.
     Channels {
         /// The prefix.
@@ -59,7 +59,7 @@ pub enum Query {
 /// One node's answer to a [`Query`].
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "k", rename_all = "snake_case")]
-pub enum Answer {
+pub(crate) enum Answer {
     /// `(channel, local subscription count)` pairs.
     Channels {
         /// The node's occupied channels.
@@ -83,7 +83,7 @@ pub enum Answer {
 /// A node ignores its own messages (it delivered locally before publishing).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "t", rename_all = "snake_case")]
-pub enum Envelope {
+pub(crate) enum Envelope {
     /// An encoded event for a channel's subscribers, except one socket.
     Event {
         /// Sender node.
@@ -202,7 +202,7 @@ pub enum Envelope {
 
 impl Envelope {
     /// The sender's node id.
-    pub fn sender(&self) -> u64 {
+    pub(crate) fn sender(&self) -> u64 {
         match self {
             Envelope::Event { node, .. }
             | Envelope::Terminate { node, .. }
