@@ -8,19 +8,22 @@
 //! | [`protocol`] | pure Pusher wire types: client frames in, server frames out, channel kinds, socket ids, error codes |
 //! | [`auth`] | HMAC-SHA256 channel/user auth and HTTP API request signatures |
 //! | [`config`] | typed configuration from defaults, TOML, `.env` and Reverb's env names |
-//! | [`outbound`] | `SocketHandle`: one subscriber's bounded queue of frames |
+//! | [`outbound`] | `SocketHandle`: one subscriber's bounded queue of frames, written to its socket |
 //! | [`channels`] | the channel registry and presence rosters |
 //! | [`lifecycle`] | occupancy and presence transitions for observers |
-//! | [`apps`] | per-app state: channels, sockets, users, cache |
-//! | [`adapter`] | fan-out and cluster-wide queries (local now; Redis plugs in here) |
+//! | `apps` | per-app state: channels, cache; `SocketIndex`: sockets, users and their one count |
+//! | `adapter` | fan-out and cluster-wide queries: `local` for one node, `redis` for many |
 //! | [`node`] | state shared by every task of the process |
 //! | `subscriptions` | the subscribe/unsubscribe seam: registry, user index, cluster, lifecycle |
-//! | [`connection`] | one task per WebSocket |
-//! | [`http_api`] | the signed Pusher REST API |
+//! | `connection` | one task per WebSocket; `connection/session.rs` applies its messages |
+//! | `http_api` | the signed Pusher REST API |
 //! | [`server`] | binding, routing, upgrades, graceful shutdown |
 //! | [`shutdown`] | signals, cancellation token and task tracker |
 //!
-//! `protocol`, `auth` and `config` do no IO. For performance reasons the
+//! Modules shown as links are public because the integration tests, the
+//! benchmarks or `clarion-bench` use them; the rest are private to the
+//! crate (`unreachable_pub` keeps it honest). `protocol`, `auth` and
+//! `config` do no IO. For performance reasons the
 //! fan-out path allocates nothing per subscriber: an event is encoded once
 //! and every subscriber's queue gets a reference-counted clone.
 
