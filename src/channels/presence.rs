@@ -14,9 +14,9 @@ use crate::protocol::server_event::MemberRef;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     /// The user id's string form: `1` and `"1"` are the same user.
-    pub user_id: Arc<str>,
+    pub(crate) user_id: Arc<str>,
     /// The user id as raw JSON, so it goes back out in its original type.
-    pub user_id_json: Box<str>,
+    pub(crate) user_id_json: Box<str>,
     /// `user_info` as raw JSON, if any.
     pub user_info_json: Option<Box<str>>,
 }
@@ -24,7 +24,7 @@ pub struct Member {
 /// Why `channel_data` does not describe a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("channel_data must be a JSON object with a string or number user_id")]
-pub struct InvalidMember;
+pub(crate) struct InvalidMember;
 
 #[derive(Deserialize)]
 struct ChannelData<'a> {
@@ -39,7 +39,7 @@ impl Member {
     ///
     /// # Errors
     /// [`InvalidMember`] when there is no usable `user_id`.
-    pub fn from_channel_data(channel_data: &str) -> Result<Self, InvalidMember> {
+    pub(crate) fn from_channel_data(channel_data: &str) -> Result<Self, InvalidMember> {
         let data: ChannelData<'_> =
             serde_json::from_str(channel_data).map_err(|_| InvalidMember)?;
         let raw = data.user_id.ok_or(InvalidMember)?;
@@ -56,7 +56,7 @@ impl Member {
     }
 
     /// The wire view of this member.
-    pub fn as_ref(&self) -> MemberRef<'_> {
+    pub(crate) fn as_ref(&self) -> MemberRef<'_> {
         MemberRef {
             user_id_json: &self.user_id_json,
             user_id: &self.user_id,
