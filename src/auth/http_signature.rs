@@ -1,7 +1,8 @@
 //! Pusher HTTP API request signing, exactly as the official server SDKs sign:
 //! `auth_signature = hex(HMAC-SHA256(secret, METHOD\nPATH\nsorted-query))`,
 //! where the sorted query holds every parameter but `auth_signature`, and
-//! `body_md5 = md5(body)` for non-empty bodies.
+//! `body_md5 = md5(body)` for non-empty bodies (and for an empty one when
+//! the client sent it, as the Python SDK does on GETs).
 
 use md5::{Digest, Md5};
 
@@ -109,9 +110,12 @@ pub fn verify(
         }
     }
     let claimed_md5 = get("body_md5");
-    // The body's digest is recomputed from what arrived, never trusted.
+    // The body's digest is recomputed from what arrived, never trusted. A
+    // claimed `body_md5` must match the body, empty or not, and is then part
+    // of the signed string: the Python SDK signs the empty body's digest on
+    // every GET. A non-empty body is always covered, claimed or not.
     params.retain(|(k, _)| k != "body_md5");
-    if !req.body.is_empty() {
+    if !req.body.is_empty() || claimed_md5.is_some() {
         let md5 = body_md5(req.body);
         if let Some(claimed) = claimed_md5 {
             if !claimed.eq_ignore_ascii_case(&md5) {
