@@ -1,6 +1,8 @@
 //! The Pusher HTTP API, as the official server SDKs call it: signed
 //! requests under `/apps/{app_id}/…` that publish events and query
-//! channels, users and connections.
+//! channels, users and connections. `POST /users/{id}/terminate_connections`
+//! is also accepted without the `/apps/{app_id}` prefix, as the Python SDK
+//! sends it; the app is then the one whose `auth_key` signed the request.
 //!
 //! Every request is checked in this order: known app (404), body within
 //! `max_request_size` (413), signature (401), then the body (400/413/422).
@@ -107,16 +109,23 @@ async fn dispatch(
     req: Request<Incoming>,
     path: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let after = path.strip_prefix("/apps/").unwrap_or_default();
-    let (app_id, rest) = after.split_once('/').unwrap_or((after, ""));
-    let app = node.apps.by_id(app_id).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("No matching application for ID [{app_id}]."),
-        )
-    })?;
     let method = req.method().clone();
     let query = req.uri().query().unwrap_or_default().to_owned();
+    let (app, rest) = match path.strip_prefix("/apps/") {
+        Some(after) => {
+            let (app_id, rest) = after.split_once('/').unwrap_or((after, ""));
+            let app = node.apps.by_id(app_id).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    format!("No matching application for ID [{app_id}]."),
+                )
+            })?;
+            (app, rest)
+        }
+        // The Python SDK calls `POST /users/{id}/terminate_connections`
+        // without `/apps/{id}`: the app is the one whose key signed it.
+        None => (app_by_auth_key(node, &query)?, path.trim_start_matches('/')),
+    };
     let body = read_body(req, node.server.max_request_size).await?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -139,6 +148,22 @@ async fn dispatch(
         body,
     };
     route(&call).await
+}
+
+/// The app named by a request's `auth_key` parameter.
+fn app_by_auth_key<'a>(node: &'a Node, query: &str) -> Result<&'a Arc<App>, ApiError> {
+    let params = http_signature::query_params(query);
+    let key = params
+        .iter()
+        .find(|(k, _)| k == "auth_key")
+        .map(|(_, v)| v.as_str())
+        .ok_or(SignatureError::Missing("auth_key"))?;
+    node.apps.by_key(key).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("No matching application for key [{key}]."),
+        )
+    })
 }
 
 async fn route(call: &Call<'_>) -> Result<HttpResponse, ApiError> {

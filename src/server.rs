@@ -201,10 +201,17 @@ async fn route(node: Arc<Node>, req: Request<Incoming>) -> Result<HttpResponse, 
             _ => text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed."),
         });
     }
-    if path.starts_with("/apps/") {
+    if path.starts_with("/apps/") || is_unscoped_terminate(&path) {
         return Ok(http_api::handle(&node, req, &path).await);
     }
     Ok(text(StatusCode::NOT_FOUND, "Not found."))
+}
+
+/// `/users/{id}/terminate_connections`, as the Python SDK sends it.
+fn is_unscoped_terminate(path: &str) -> bool {
+    path.strip_prefix("/users/")
+        .and_then(|rest| rest.strip_suffix("/terminate_connections"))
+        .is_some_and(|user| !user.is_empty() && !user.contains('/'))
 }
 
 /// A plain-text response (routing errors, as Reverb sends them).

@@ -272,3 +272,77 @@ async fn unknown_routes_are_404() {
     assert_eq!(status, 404);
     server.shutdown().await;
 }
+
+/// The Python SDK signs `body_md5` of the empty body on every GET; a claimed
+/// digest is verified against the body and covered by the signature.
+#[tokio::test]
+async fn a_get_may_sign_the_empty_body_md5() {
+    let server = TestServer::start().await;
+    let mut client = server.connect().await;
+    client.subscribe("news").await;
+    let empty_md5 = ("body_md5", "d41d8cd98f00b204e9800998ecf8427e");
+    let (status, body) = server
+        .api("GET", "/apps/app-id/channels", &[empty_md5], "")
+        .await;
+    assert_eq!((status, body), (200, json!({"channels":{"news":{}}})));
+    let wrong_md5 = ("body_md5", "00000000000000000000000000000000");
+    let (status, body) = server
+        .api("GET", "/apps/app-id/channels", &[wrong_md5], "")
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        body,
+        json!({"error":"body_md5 does not match the request body"})
+    );
+    server.shutdown().await;
+}
+
+/// The Python SDK sends `POST /users/{id}/terminate_connections` without
+/// `/apps/{id}`: the app is the one whose key signed the request.
+#[tokio::test]
+async fn terminate_without_the_apps_prefix_uses_the_signing_key() {
+    let server = TestServer::start().await;
+    let mut user = server.connect().await;
+    user.signin(r#"{"id":"42"}"#).await;
+    let mut other = server.connect().await;
+    other.signin(r#"{"id":"7"}"#).await;
+
+    let (status, body) = server
+        .api("POST", "/users/42/terminate_connections", &[], "{}")
+        .await;
+    assert_eq!((status, body), (200, json!({})));
+    user.expect_refusal(4009, "Connection terminated by the application")
+        .await;
+    other.assert_nothing_pending().await;
+
+    let (status, _) = server
+        .api_as(
+            "unknown-key",
+            "app-secret",
+            "POST",
+            "/users/7/terminate_connections",
+            &[],
+            "{}",
+        )
+        .await;
+    assert_eq!(status, 404, "no app has that key");
+    let (status, _) = server
+        .api_as(
+            "app-key",
+            "wrong-secret",
+            "POST",
+            "/users/7/terminate_connections",
+            &[],
+            "{}",
+        )
+        .await;
+    assert_eq!(status, 401, "signed with the wrong secret");
+    let (status, _) = server
+        .http("POST", "/users/7/terminate_connections", "{}")
+        .await;
+    assert_eq!(status, 401, "unsigned: no auth_key");
+    let (status, _) = server.api("GET", "/users/7", &[], "").await;
+    assert_eq!(status, 404, "only terminate_connections is unscoped");
+    other.assert_nothing_pending().await;
+    server.shutdown().await;
+}
