@@ -283,3 +283,6 @@ pub fn push_json_str(out: &mut String, s: &str) {
     out.push_str(&s[start..]);
     out.push('"');
 }
+
+#[cfg(test)]
+mod tests;

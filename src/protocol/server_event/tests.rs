@@ -2,8 +2,7 @@
 //! which `data` fields are JSON-encoded strings and the key order
 //! `event`, `channel`, `data`.
 
-use crate::protocol::server_event::{push_json_str, MemberRef};
-use crate::protocol::*;
+use super::*;
 
 fn member<'a>(id_json: &'a str, id: &'a str, info: Option<&'a str>) -> MemberRef<'a> {
     MemberRef {
