@@ -12,6 +12,7 @@ use clarion::auth;
 use clarion::auth::http_signature::{self, SignedRequest};
 use clarion::channels::ChannelRegistry;
 use clarion::outbound::{Frame, SocketHandle};
+use clarion::protocol::server_event::MemberRef;
 use clarion::protocol::{ChannelName, ClientEvent, ServerEvent, SocketId};
 
 fn parse(c: &mut Criterion) {
@@ -52,7 +53,62 @@ fn encode(c: &mut Criterion) {
             .to_json()
         })
     });
+    let ids: Vec<(String, String)> = (0..100)
+        .map(|i| (i.to_string(), format!(r#"{{"name":"User {i}"}}"#)))
+        .collect();
+    let members: Vec<MemberRef<'_>> = ids
+        .iter()
+        .map(|(id, info)| MemberRef {
+            user_id_json: id,
+            user_id: id,
+            user_info_json: Some(info),
+        })
+        .collect();
+    g.bench_function("presence_roster_100", |b| {
+        b.iter(|| {
+            ServerEvent::PresenceSubscriptionSucceeded {
+                channel: black_box("presence-chat.1"),
+                members: black_box(&members),
+            }
+            .to_json()
+        })
+    });
     g.finish();
+
+    // A broadcast as Laravel sends it: `data` is a JSON text, so every quote
+    // in it is escaped once more on the wire.
+    let mut g = c.benchmark_group("encode_broadcast");
+    for (label, data) in [("100B", broadcast_data(1)), ("1KiB", broadcast_data(23))] {
+        g.throughput(Throughput::Bytes(data.len() as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(label), &data, |b, data| {
+            b.iter(|| {
+                ServerEvent::Published {
+                    event: black_box("App\\Events\\OrderShipped"),
+                    channel: black_box("private-orders.42"),
+                    data: black_box(data),
+                }
+                .to_json()
+            })
+        });
+    }
+    g.finish();
+}
+
+/// A Laravel broadcast payload with `items` order lines: 1 → 104 bytes,
+/// 23 → 1,028 bytes; about a fifth of the bytes are quotes.
+fn broadcast_data(items: usize) -> String {
+    let lines: Vec<String> = (0..items)
+        .map(|i| {
+            format!(
+                r#"{{"sku":"SKU-{i:04}","qty":{},"price":"9.99"}}"#,
+                i % 3 + 1
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"order":{{"id":42,"status":"shipped","items":[{}]}},"socket":null}}"#,
+        lines.join(",")
+    )
 }
 
 fn signatures(c: &mut Criterion) {

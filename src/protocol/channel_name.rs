@@ -130,3 +130,6 @@ impl fmt::Display for ChannelName {
         f.write_str(&self.0)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -189,3 +189,6 @@ fn string_field(
         Some(_) => Err(ParseError::InvalidField(name)),
     }
 }
+
+#[cfg(test)]
+mod tests;

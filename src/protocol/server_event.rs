@@ -253,33 +253,14 @@ fn frame(out: &mut String, event: &str, channel: Option<&str>, data: Option<&str
     out.push('}');
 }
 
-/// Appends `s` as a JSON string literal (quotes and escapes included).
+/// Appends `s` as a JSON string literal (quotes and escapes included),
+/// exactly as serde_json writes it.
 pub fn push_json_str(out: &mut String, s: &str) {
-    out.reserve(s.len() + 2);
-    out.push('"');
-    let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let escape: Option<&str> = match b {
-            b'"' => Some("\\\""),
-            b'\\' => Some("\\\\"),
-            b'\n' => Some("\\n"),
-            b'\r' => Some("\\r"),
-            b'\t' => Some("\\t"),
-            0x00..=0x1f => None,
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        match escape {
-            Some(e) => out.push_str(e),
-            None => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\u00");
-                out.push(HEX[(b >> 4) as usize] as char);
-                out.push(HEX[(b & 0xf) as usize] as char);
-            }
-        }
-        start = i + 1;
+    // Serializing a `&str` cannot fail.
+    if let Ok(json) = serde_json::to_string(s) {
+        out.push_str(&json);
     }
-    out.push_str(&s[start..]);
-    out.push('"');
 }
+
+#[cfg(test)]
+mod tests;

@@ -46,3 +46,6 @@ impl fmt::Debug for SocketId {
         write!(f, "SocketId({self})")
     }
 }
+
+#[cfg(test)]
+mod tests;

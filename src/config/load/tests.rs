@@ -768,6 +768,51 @@ fn dotenv_interpolation() {
     assert_eq!(get("UNCLOSED"), Some("${HOST"));
 }
 
+/// The cases that decided against the `dotenvy` crate (0.15.7), with what
+/// it gave: a bare `$` is kept, as phpdotenv keeps it (dotenvy expands
+/// `$def` to "" in the unquoted value and rejects the quoted one), `\t` is a
+/// tab in double quotes (dotenvy rejects the line), and `${NAME}` reads the
+/// environment snapshot handed to the loader (dotenvy reads the live process
+/// environment and gave "").
+#[test]
+fn dotenv_cases_that_decided_against_dotenvy() {
+    let outer: HashMap<String, String> = vars(&[("FROM_ENV", "env")]).into_iter().collect();
+    let text = "REVERB_APP_SECRET=abc$def\nQUOTED_SECRET=\"abc$def\"\nBARE_NAME=$HOST\n\
+                TAB=\"a\\tb\"\nENV=${FROM_ENV}\n";
+    assert_eq!(
+        parse_dotenv(text, &outer).expect("parses"),
+        vars(&[
+            ("REVERB_APP_SECRET", "abc$def"),
+            ("QUOTED_SECRET", "abc$def"),
+            ("BARE_NAME", "$HOST"),
+            ("TAB", "a\tb"),
+            ("ENV", "env"),
+        ])
+    );
+}
+
+/// Everyday Laravel lines, which both parsers read alike.
+#[test]
+fn dotenv_laravel_lines() {
+    let text = "\u{feff}APP_NAME=\"My App\"\r\nREVERB_APP_SECRET=abc#def\r\nKEY=\r\n\
+                NULL=null\r\nLITERAL='${NOT_EXPANDED}'\r\nNEWLINE=\"a\\nb\"\r\n\
+                DOUBLE=\"v\" # comment\r\nSINGLE='v' # comment\r\nexport EXPORTED=v\r\n";
+    assert_eq!(
+        dotenv(text),
+        vars(&[
+            ("APP_NAME", "My App"),
+            ("REVERB_APP_SECRET", "abc#def"),
+            ("KEY", ""),
+            ("NULL", "null"),
+            ("LITERAL", "${NOT_EXPANDED}"),
+            ("NEWLINE", "a\nb"),
+            ("DOUBLE", "v"),
+            ("SINGLE", "v"),
+            ("EXPORTED", "v"),
+        ])
+    );
+}
+
 #[test]
 fn dotenv_errors_name_the_line() {
     for (text, line) in [

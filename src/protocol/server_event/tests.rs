@@ -2,8 +2,7 @@
 //! which `data` fields are JSON-encoded strings and the key order
 //! `event`, `channel`, `data`.
 
-use crate::protocol::server_event::{push_json_str, MemberRef};
-use crate::protocol::*;
+use super::*;
 
 fn member<'a>(id_json: &'a str, id: &'a str, info: Option<&'a str>) -> MemberRef<'a> {
     MemberRef {
@@ -291,16 +290,45 @@ fn write_json_appends() {
 
 #[test]
 fn json_strings_escape_like_serde() {
-    for s in [
-        "plain",
-        "quote \" backslash \\ slash /",
-        "tab\tnewline\ncr\r",
-        "\u{1}\u{1f}",
-        "unicode é ✓ 😀",
-        "",
-    ] {
+    let mut cases: Vec<String> = (0u32..=0x2ff)
+        .chain([0x2028, 0x2029, 0xfeff, 0xfffd, 0x1f600])
+        .filter_map(char::from_u32)
+        .map(|c| format!("a{c}b"))
+        .collect();
+    cases.extend(
+        [
+            "plain",
+            "quote \" backslash \\ slash /",
+            "tab\tnewline\ncr\r",
+            "\u{1}\u{1f}",
+            "unicode é ✓ 😀",
+            "",
+            "\\b \\f \\u0008 \\\"",
+            r#"{"order":{"note":"a \"quoted\" word"}}"#,
+        ]
+        .map(str::to_owned),
+    );
+    for s in &cases {
         let mut out = String::new();
         push_json_str(&mut out, s);
         assert_eq!(out, serde_json::to_string(s).expect("json"), "{s:?}");
+        assert_eq!(serde_json::from_str::<String>(&out).expect("json"), *s);
     }
+}
+
+/// The exact escapes on the wire. `\b` and `\f` are the short forms (the
+/// hand-written escaper replaced by serde_json's wrote `\u0008` and
+/// `\u000c`, the only bytes in which the two differed); DEL, U+2028 and
+/// non-ASCII go out raw.
+#[test]
+fn json_string_escapes_golden() {
+    let mut out = String::new();
+    push_json_str(
+        &mut out,
+        "\u{0}\u{7}\u{8}\t\n\u{b}\u{c}\r\u{1f} \"\\/\u{7f}\u{e9}\u{2028}😀",
+    );
+    assert_eq!(
+        out,
+        "\"\\u0000\\u0007\\b\\t\\n\\u000b\\f\\r\\u001f \\\"\\\\/\u{7f}\u{e9}\u{2028}😀\""
+    );
 }

@@ -1,7 +1,6 @@
-//! Client frame parsing (`ClientEvent::parse`) and socket ids.
+//! Client frame parsing (`ClientEvent::parse`).
 
-use crate::protocol::client_event::MAX_EVENT_NAME_LEN;
-use crate::protocol::*;
+use super::*;
 
 fn parse(text: &str) -> Result<ClientEvent, ParseError> {
     ClientEvent::parse(text)
@@ -203,35 +202,4 @@ fn parse_ignores_other_events() {
     ] {
         assert_eq!(parse(text), Ok(ClientEvent::Ignored), "{text}");
     }
-}
-
-#[test]
-fn socket_id_parse_and_display() {
-    let id = SocketId::parse("483920175.90817234").expect("valid");
-    assert_eq!(id.to_string(), "483920175.90817234");
-    assert_eq!(id, SocketId::new(483_920_175, 90_817_234));
-    assert_eq!(format!("{id:?}"), "SocketId(483920175.90817234)");
-    assert_eq!(SocketId::parse("1.2"), Some(SocketId::new(1, 2)));
-    for bad in [
-        "",
-        "1",
-        "1.",
-        ".1",
-        "a.b",
-        "1.2.3",
-        "-1.2",
-        "1 .2",
-        "+1.2",
-        "1.2 ",
-        "99999999999.1",
-    ] {
-        assert_eq!(SocketId::parse(bad), None, "{bad:?}");
-    }
-    // Both halves are at least 1, as Reverb mints them.
-    assert_eq!(SocketId::new(0, 0).to_string(), "1.1");
-}
-
-#[test]
-fn protocol_version_is_7() {
-    assert_eq!(PROTOCOL_VERSION, 7);
 }

@@ -1,8 +1,7 @@
 //! The channel-kind table (prefix → kind, cache detection), `#` names and
 //! invalid or over-long channel names.
 
-use crate::protocol::channel_name::{ChannelNameError, MAX_CHANNEL_NAME_LEN};
-use crate::protocol::*;
+use super::*;
 
 #[test]
 fn channel_kind_table() {
