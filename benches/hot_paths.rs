@@ -12,8 +12,7 @@ use clarion::auth;
 use clarion::auth::http_signature::{self, SignedRequest};
 use clarion::channels::ChannelRegistry;
 use clarion::outbound::{Frame, SocketHandle};
-use clarion::protocol::server_event::MemberRef;
-use clarion::protocol::{ChannelName, ClientEvent, ServerEvent, SocketId};
+use clarion::protocol::{ChannelName, ClientEvent, MemberRef, ServerEvent, SocketId};
 
 fn parse(c: &mut Criterion) {
     let subscribe = r#"{"event":"pusher:subscribe","data":{"auth":"app-key:58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4","channel":"private-orders.42"}}"#;

@@ -41,7 +41,7 @@ fn mac(secret: &str, message: &[u8]) -> HmacSha256 {
 }
 
 /// Verifies a hex signature over the concatenation of `parts`, in constant time.
-pub fn verify_hex(secret: &str, parts: &[&str], signature_hex: &str) -> bool {
+pub(crate) fn verify_hex(secret: &str, parts: &[&str], signature_hex: &str) -> bool {
     let Ok(expected) = hex::decode(signature_hex) else {
         return false;
     };
@@ -91,7 +91,7 @@ pub fn verify_channel_auth(
 ///
 /// # Errors
 /// [`AuthError`] says why the token was refused.
-pub fn verify_user_auth(
+pub(crate) fn verify_user_auth(
     app_key: &str,
     secret: &str,
     socket_id: &str,

@@ -9,7 +9,7 @@
 
 mod load;
 
-pub use load::{load, uses_development_app, ConfigError, Sources, ENV_VARS};
+pub use load::{load, uses_development_app, ConfigError, Sources};
 
 use serde::Deserialize;
 
@@ -232,7 +232,7 @@ impl Default for ScalingConfig {
 
 impl ScalingConfig {
     /// The Redis URL to connect to.
-    pub fn redis_url(&self) -> String {
+    pub(crate) fn redis_url(&self) -> String {
         if let Some(url) = &self.url {
             return url.clone();
         }

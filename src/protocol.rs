@@ -6,19 +6,20 @@
 //! close codes. It depends on serde and serde_json only, never on tokio, hyper,
 //! tungstenite or redis, so it can be tested and fuzzed in isolation.
 
-pub mod channel_name;
-pub mod client_event;
-pub mod codes;
-pub mod server_event;
-pub mod socket_id;
+pub(crate) mod channel_name;
+pub(crate) mod client_event;
+pub(crate) mod codes;
+pub(crate) mod server_event;
+pub(crate) mod socket_id;
 
 #[cfg(test)]
 mod tests;
 
-pub use channel_name::{ChannelKind, ChannelName};
+pub(crate) use channel_name::ChannelKind;
+pub use channel_name::{ChannelName, ChannelNameError};
 pub use client_event::{ClientEvent, ParseError};
 pub use codes::ErrorCode;
-pub use server_event::ServerEvent;
+pub use server_event::{MemberRef, ServerEvent};
 pub use socket_id::SocketId;
 
 /// The protocol version this server speaks (`?protocol=7`).

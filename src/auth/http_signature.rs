@@ -43,19 +43,19 @@ pub struct SignedRequest<'a> {
 }
 
 /// Hex MD5 of a body, as `body_md5` carries it.
-pub fn body_md5(body: &[u8]) -> String {
+pub(crate) fn body_md5(body: &[u8]) -> String {
     hex::encode(Md5::digest(body))
 }
 
 /// Decoded query parameters, keys lower-cased, in arrival order.
-pub fn query_params(query: &str) -> Vec<(String, String)> {
+pub(crate) fn query_params(query: &str) -> Vec<(String, String)> {
     url::form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.to_ascii_lowercase(), v.into_owned()))
         .collect()
 }
 
 /// The string the SDKs sign: `METHOD\nPATH\nk=v&k=v` sorted by key.
-pub fn string_to_sign(method: &str, path: &str, params: &[(String, String)]) -> String {
+pub(crate) fn string_to_sign(method: &str, path: &str, params: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = params
         .iter()
         .filter(|(k, _)| k != "auth_signature")

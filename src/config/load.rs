@@ -73,7 +73,7 @@ pub enum ConfigError {
 /// Reverb's `config/reverb.php` reads `REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS`
 /// and `REVERB_APP_RATE_LIMIT_DECAY_SECONDS`; the `RATE_LIMITING_` spellings
 /// are accepted too, and the Reverb names win when both are set.
-pub const ENV_VARS: &[&str] = &[
+pub(super) const ENV_VARS: &[&str] = &[
     "REVERB_SERVER_HOST",
     "REVERB_SERVER_PORT",
     "REVERB_SERVER_PATH",

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 /// The longest channel name accepted (Pusher documents 164; soketi and
 /// sockudo accept 200, which this server follows so no working name breaks).
-pub const MAX_CHANNEL_NAME_LEN: usize = 200;
+pub(crate) const MAX_CHANNEL_NAME_LEN: usize = 200;
 
 /// What a channel's prefix makes it: who may subscribe and whether its last
 /// event is cached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ChannelKind {
+pub(crate) enum ChannelKind {
     /// Anyone may subscribe.
     Public,
     /// `private-`: subscription needs a signature over `socket_id:channel`.
@@ -26,16 +26,6 @@ pub enum ChannelKind {
     Reserved,
 }
 
-impl ChannelKind {
-    /// Whether subscribing needs a channel auth signature.
-    pub fn requires_auth(self) -> bool {
-        matches!(
-            self,
-            ChannelKind::Private | ChannelKind::PrivateEncrypted | ChannelKind::Presence
-        )
-    }
-}
-
 /// A validated channel name, cheap to clone (shared string).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChannelName(Arc<str>);
@@ -46,7 +36,7 @@ pub enum ChannelNameError {
     /// Empty names are never valid.
     #[error("channel name is empty")]
     Empty,
-    /// Longer than [`MAX_CHANNEL_NAME_LEN`].
+    /// Longer than `MAX_CHANNEL_NAME_LEN` (200) bytes.
     #[error("channel name is longer than {MAX_CHANNEL_NAME_LEN} characters")]
     TooLong,
     /// A character outside `[A-Za-z0-9_\-=@,.;]` (plus a leading `#`).
@@ -56,7 +46,7 @@ pub enum ChannelNameError {
 
 impl ChannelName {
     /// Validates `name` as Pusher does: `^#?[-a-zA-Z0-9_=@,.;]+$`, at most
-    /// [`MAX_CHANNEL_NAME_LEN`] bytes.
+    /// `MAX_CHANNEL_NAME_LEN` (200) bytes.
     ///
     /// # Errors
     /// [`ChannelNameError`] says which rule the name breaks.
@@ -80,7 +70,7 @@ impl ChannelName {
     }
 
     /// The kind of channel, from its prefix.
-    pub fn kind(&self) -> ChannelKind {
+    pub(crate) fn kind(&self) -> ChannelKind {
         let n = self.as_str();
         if n.starts_with("#server-to-user-") && n.len() > "#server-to-user-".len() {
             ChannelKind::ServerToUser
@@ -99,7 +89,7 @@ impl ChannelName {
 
     /// Whether the channel keeps its last event for new subscribers
     /// (`cache-`, `private-cache-`, `private-encrypted-cache-`, `presence-cache-`).
-    pub fn is_cache(&self) -> bool {
+    pub(crate) fn is_cache(&self) -> bool {
         let n = self.as_str();
         n.starts_with("cache-")
             || n.starts_with("private-cache-")
@@ -108,7 +98,7 @@ impl ChannelName {
     }
 
     /// The user id of a `#server-to-user-{id}` channel.
-    pub fn server_to_user_id(&self) -> Option<&str> {
+    pub(crate) fn server_to_user_id(&self) -> Option<&str> {
         self.as_str()
             .strip_prefix("#server-to-user-")
             .filter(|id| !id.is_empty())

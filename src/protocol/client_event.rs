@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 /// The longest event name accepted (soketi and sockudo use 200).
-pub const MAX_EVENT_NAME_LEN: usize = 200;
+pub(crate) const MAX_EVENT_NAME_LEN: usize = 200;
 
 /// One message from a client, as the connection acts on it.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +64,7 @@ pub enum ParseError {
     /// A field has the wrong type or is missing.
     #[error("invalid `{0}` field")]
     InvalidField(&'static str),
-    /// An event name over [`MAX_EVENT_NAME_LEN`].
+    /// An event name over `MAX_EVENT_NAME_LEN` (200) bytes.
     #[error("event name is too long")]
     EventNameTooLong,
 }

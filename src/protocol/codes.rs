@@ -106,8 +106,8 @@ impl ErrorCode {
 }
 
 /// WebSocket close code for a frame over the size limit (RFC 6455).
-pub const CLOSE_MESSAGE_TOO_BIG: u16 = 1009;
+pub(crate) const CLOSE_MESSAGE_TOO_BIG: u16 = 1009;
 /// WebSocket close code for invalid UTF-8 in a text frame (RFC 6455).
-pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
+pub(crate) const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 /// WebSocket close code for a protocol violation (RFC 6455).
-pub const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+pub(crate) const CLOSE_PROTOCOL_ERROR: u16 = 1002;

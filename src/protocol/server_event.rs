@@ -110,7 +110,7 @@ impl ServerEvent<'_> {
     }
 
     /// Appends the frame's wire text to `out`.
-    pub fn write_json(&self, out: &mut String) {
+    pub(crate) fn write_json(&self, out: &mut String) {
         match *self {
             ServerEvent::ConnectionEstablished {
                 socket_id,
@@ -255,7 +255,7 @@ fn frame(out: &mut String, event: &str, channel: Option<&str>, data: Option<&str
 
 /// Appends `s` as a JSON string literal (quotes and escapes included),
 /// exactly as serde_json writes it.
-pub fn push_json_str(out: &mut String, s: &str) {
+pub(crate) fn push_json_str(out: &mut String, s: &str) {
     // Serializing a `&str` cannot fail.
     if let Ok(json) = serde_json::to_string(s) {
         out.push_str(&json);

@@ -22,7 +22,7 @@ impl SocketId {
     }
 
     /// Parses the `"<digits>.<digits>"` form; anything else is `None`.
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         let (high, low) = text.split_once('.')?;
         let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         if !digits(high) || !digits(low) {

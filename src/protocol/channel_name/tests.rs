@@ -36,17 +36,6 @@ fn channel_kind_table() {
 }
 
 #[test]
-fn requires_auth_only_for_private_encrypted_and_presence() {
-    use ChannelKind::*;
-    for kind in [Private, PrivateEncrypted, Presence] {
-        assert!(kind.requires_auth(), "{kind:?}");
-    }
-    for kind in [Public, ServerToUser, Reserved] {
-        assert!(!kind.requires_auth(), "{kind:?}");
-    }
-}
-
-#[test]
 fn server_to_user_id() {
     let c = ChannelName::parse("#server-to-user-42").expect("valid");
     assert_eq!(c.server_to_user_id(), Some("42"));
