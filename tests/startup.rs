@@ -47,35 +47,23 @@ fn a_port_in_use_stops_start_up_with_one_line() {
 
 #[test]
 fn capacity_above_the_file_limit_is_warned_about() {
-    let mut child = clarion()
+    let mut child = spawn_server(&[("CLARION_MAX_CONNECTIONS", "100000000")]);
+    let lines = stderr_lines(&mut child);
+    let warning = wait_for_line(&lines, "open-file limit");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(warning.contains("WARN"), "{warning}");
+}
+
+/// Starts the binary on a free loopback port with `env` added, stderr piped.
+fn spawn_server(env: &[(&str, &str)]) -> std::process::Child {
+    clarion()
         .args(["--host", "127.0.0.1", "--port", "0"])
-        .env("CLARION_MAX_CONNECTIONS", "100000000")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn clarion");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let done = line.contains("listening on");
-            seen.push(line);
-            if done {
-                break;
-            }
-        }
-        let _ = tx.send(seen);
-    });
-    let seen = rx.recv_timeout(Duration::from_secs(10));
-    let _ = child.kill();
-    let _ = child.wait();
-    let seen = seen.expect("the server started");
-    assert!(
-        seen.iter()
-            .any(|l| l.contains("WARN") && l.contains("open-file limit")),
-        "{seen:#?}"
-    );
+        .expect("spawn clarion")
 }
 
 /// Reads the child's stderr on a thread and forwards each line.
@@ -111,13 +99,7 @@ async fn refusal_reasons_reach_the_debug_log() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
 
-    let mut child = clarion()
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .env("RUST_LOG", "clarion=debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn clarion");
+    let mut child = spawn_server(&[("RUST_LOG", "clarion=debug")]);
     let lines = stderr_lines(&mut child);
     let listening = wait_for_line(&lines, "listening on");
     let addr = listening
