@@ -118,7 +118,7 @@ fn signatures(c: &mut Criterion) {
         "app-key",
         "app-secret",
         "POST",
-        "/apps/app-id/events",
+        "/apps/1000/events",
         &[],
         body,
         1_700_000_000,
@@ -140,7 +140,7 @@ fn signatures(c: &mut Criterion) {
         b.iter(|| {
             let req = SignedRequest {
                 method: "POST",
-                path: "/apps/app-id/events",
+                path: "/apps/1000/events",
                 query: black_box(&query),
                 body,
             };

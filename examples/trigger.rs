@@ -3,7 +3,7 @@
 //!
 //! Run with:
 //! `cargo run --example trigger -- 127.0.0.1:8080 orders OrderShipped '{"id":1}'`
-//! (app `app-id` / `app-key` / `app-secret`, the development app).
+//! (app `1000` / `app-key` / `app-secret`, the development app).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -18,7 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = args.next().unwrap_or_else(|| r#"{"id":1}"#.to_owned());
 
     let body = serde_json::json!({ "name": event, "channel": channel, "data": data }).to_string();
-    let path = "/apps/app-id/events";
+    let path = "/apps/1000/events";
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let query = clarion::auth::http_signature::signed_query(
         "app-key",

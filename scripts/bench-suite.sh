@@ -8,7 +8,7 @@
 #   URL=ws://127.0.0.1:18080 OUT=bench-results/clarion scripts/bench-suite.sh
 #
 # SERVER_CMD must start the server in the foreground (its pid is measured).
-# The app must be app-id / app-key / app-secret with client events allowed.
+# The app must be 1000 / app-key / app-secret with client events allowed.
 # TARGET_DIR is exported for SERVER_CMD: cargo's target directory as
 # `cargo metadata` reports it (so CARGO_TARGET_DIR is honoured). Unless BENCH
 # names a load-generator binary, `clarion-bench` is built in release mode

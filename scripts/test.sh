@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one test command (README "Testing"): installs what is missing on a
 # fresh machine, then runs every test: formatting, lints, Rust unit and
-# integration tests, and the real-client suite (pusher-js, laravel-echo and
-# the pusher Node SDK against a running Clarion).
+# integration tests, the real-client suite (pusher-js, laravel-echo and the
+# pusher Node SDK against a running Clarion) and the official Python SDK
+# suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,10 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+# Debian's python3 has no venv/pip until python3-venv is installed.
+python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' >/dev/null 2>&1 ||
+  need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -28,17 +33,23 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 echo "== cargo test"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
-if [ -f tests/clients/package.json ]; then
-  echo "== real-client tests (pusher-js, laravel-echo, pusher SDK)"
-  cargo build --locked -p clarion --bin clarion
-  # Wherever cargo puts its output (CARGO_TARGET_DIR, .cargo/config.toml…).
-  target_dir=$(cargo metadata --format-version 1 --no-deps --locked |
-    node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')
-  (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error && CLARION_BIN="$target_dir/debug/clarion" npm test) 2>&1 | tee -a "$log"
-fi
-# One closing line for everything that ran (cargo's and node's own summaries above).
+cargo build --locked -p clarion --bin clarion
+# Wherever cargo puts its output (CARGO_TARGET_DIR, .cargo/config.toml…).
+target_dir=$(cargo metadata --format-version 1 --no-deps --locked |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+export CLARION_BIN="$target_dir/debug/clarion"
+echo "== real-client tests (pusher-js, laravel-echo, pusher SDK)"
+(cd tests/clients && npm ci --no-audit --no-fund --loglevel=error && npm test) 2>&1 | tee -a "$log"
+echo "== official Python SDK tests (pusher 3.3.4)"
+venv="$target_dir/sdk-python-venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/sdk-python/requirements.txt
+"$venv/bin/python" -m pytest -q -p no:cacheprovider tests/sdk-python 2>&1 | tee -a "$log"
+# One closing line for everything that ran (cargo's, node's and pytest's own
+# summaries above).
 awk '
   /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+  /^=* *[0-9]+ (passed|failed)/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
   /^# pass / { p += $3 }
   /^# fail / { f += $3 }
   END { printf "total: %d passed, %d failed\n", p, f }

@@ -122,7 +122,14 @@ impl App {
 pub(crate) struct AppRegistry {
     by_key: HashMap<String, Arc<App>>,
     by_id: HashMap<String, Arc<App>>,
+    /// The development app, when it is served, also answers to the id it
+    /// had before it became numeric, so earlier scripts keep working.
+    legacy_development: Option<Arc<App>>,
 }
+
+/// The development app's id before it became numeric (official SDKs such
+/// as Python's accept only numeric app ids).
+pub(crate) const LEGACY_DEVELOPMENT_APP_ID: &str = "app-id";
 
 impl AppRegistry {
     /// Builds the registry from validated app configs.
@@ -130,6 +137,9 @@ impl AppRegistry {
         let mut registry = AppRegistry::default();
         for config in apps {
             let app = Arc::new(App::new(config.clone()));
+            if *config == AppConfig::development() {
+                registry.legacy_development = Some(app.clone());
+            }
             registry.by_key.insert(config.key.clone(), app.clone());
             registry.by_id.insert(config.id.clone(), app);
         }
@@ -143,7 +153,11 @@ impl AppRegistry {
 
     /// The app whose id is `id`.
     pub(crate) fn by_id(&self, id: &str) -> Option<&Arc<App>> {
-        self.by_id.get(id)
+        self.by_id.get(id).or_else(|| {
+            (id == LEGACY_DEVELOPMENT_APP_ID)
+                .then_some(self.legacy_development.as_ref())
+                .flatten()
+        })
     }
 
     /// Every app.

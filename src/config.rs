@@ -173,7 +173,7 @@ impl AppConfig {
     /// The development app used when nothing configures one.
     pub fn development() -> Self {
         AppConfig {
-            id: "app-id".to_owned(),
+            id: "1000".to_owned(),
             key: "app-key".to_owned(),
             secret: "app-secret".to_owned(),
             ..AppConfig::default()

@@ -98,7 +98,7 @@ fn init_logging(debug: bool) {
 async fn start(mut config: Config) -> ExitCode {
     if config::uses_development_app(&config) {
         tracing::warn!(
-            "no app configured: using the DEVELOPMENT app id=app-id key=app-key secret=app-secret; \
+            "no app configured: using the DEVELOPMENT app id=1000 key=app-key secret=app-secret; \
              never use these credentials in production"
         );
     }

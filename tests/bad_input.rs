@@ -193,7 +193,7 @@ async fn expect_http_error(server: &TestServer, path_and_query: &str, body: &str
 async fn badly_signed_http_requests_are_401() {
     let server = TestServer::start().await;
     let mut other = bystander(&server).await;
-    let path = "/apps/app-id/events";
+    let path = "/apps/1000/events";
     let body = json!({"name":"e","channel":"bystander","data":"leak"}).to_string();
     let sign = |key: &str, secret: &str, signed_body: &str, ts: u64| {
         clarion::auth::http_signature::signed_query(
@@ -254,12 +254,12 @@ async fn badly_signed_http_requests_are_401() {
 async fn wrong_signature_on_every_route_is_401() {
     let server = TestServer::start().await;
     for (method, path) in [
-        ("GET", "/apps/app-id/channels"),
-        ("GET", "/apps/app-id/channels/a"),
-        ("GET", "/apps/app-id/channels/presence-a/users"),
-        ("GET", "/apps/app-id/connections"),
-        ("POST", "/apps/app-id/batch_events"),
-        ("POST", "/apps/app-id/users/1/terminate_connections"),
+        ("GET", "/apps/1000/channels"),
+        ("GET", "/apps/1000/channels/a"),
+        ("GET", "/apps/1000/channels/presence-a/users"),
+        ("GET", "/apps/1000/connections"),
+        ("POST", "/apps/1000/batch_events"),
+        ("POST", "/apps/1000/users/1/terminate_connections"),
     ] {
         let body = if method == "POST" { "{}" } else { "" };
         let (status, _) = server
@@ -280,15 +280,15 @@ async fn unknown_app_is_404_and_oversize_body_is_413() {
     still_served(&server, &mut other).await;
 
     let big = json!({"name":"e","channel":"bystander","data":"x".repeat(20_000)}).to_string();
-    let query = server.signed("POST", "/apps/app-id/events", &[], &big);
-    expect_http_error(&server, &format!("/apps/app-id/events?{query}"), &big, 413).await;
+    let query = server.signed("POST", "/apps/1000/events", &[], &big);
+    expect_http_error(&server, &format!("/apps/1000/events?{query}"), &big, 413).await;
     other.assert_nothing_pending().await;
     still_served(&server, &mut other).await;
 
-    let query = server.signed("POST", "/apps/app-id/events", &[], "{oops");
+    let query = server.signed("POST", "/apps/1000/events", &[], "{oops");
     expect_http_error(
         &server,
-        &format!("/apps/app-id/events?{query}"),
+        &format!("/apps/1000/events?{query}"),
         "{oops",
         400,
     )

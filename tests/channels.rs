@@ -190,7 +190,7 @@ async fn many_sockets_many_channels() {
 }
 
 async fn channel_names(server: &TestServer) -> Value {
-    server.api("GET", "/apps/app-id/channels", &[], "").await.1
+    server.api("GET", "/apps/1000/channels", &[], "").await.1
 }
 
 #[tokio::test]

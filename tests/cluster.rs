@@ -44,7 +44,7 @@ async fn trigger(addr: SocketAddr, channel: &str, event: &str, socket_id: Option
     if let Some(s) = socket_id {
         body["socket_id"] = json!(s);
     }
-    api(addr, "POST", "/apps/app-id/events", &[], &body.to_string())
+    api(addr, "POST", "/apps/1000/events", &[], &body.to_string())
         .await
         .0
 }
@@ -157,7 +157,7 @@ async fn presence_is_cluster_wide_and_queries_aggregate() {
         let (_, users) = api(
             b.addr,
             "GET",
-            "/apps/app-id/channels/presence-room/users",
+            "/apps/1000/channels/presence-room/users",
             &[],
             "",
         )
@@ -185,7 +185,7 @@ async fn presence_is_cluster_wide_and_queries_aggregate() {
     let (_, channels) = api(
         a.addr,
         "GET",
-        "/apps/app-id/channels",
+        "/apps/1000/channels",
         &[("info", "user_count")],
         "",
     )
@@ -197,7 +197,7 @@ async fn presence_is_cluster_wide_and_queries_aggregate() {
     let (_, channel) = api(
         b.addr,
         "GET",
-        "/apps/app-id/channels/presence-room",
+        "/apps/1000/channels/presence-room",
         &[("info", "user_count")],
         "",
     )
@@ -206,13 +206,13 @@ async fn presence_is_cluster_wide_and_queries_aggregate() {
     let (_, public) = api(
         a.addr,
         "GET",
-        "/apps/app-id/channels/public-probe",
+        "/apps/1000/channels/public-probe",
         &[("info", "subscription_count")],
         "",
     )
     .await;
     assert_eq!(public, json!({"occupied": true, "subscription_count": 1}));
-    let (_, connections) = api(a.addr, "GET", "/apps/app-id/connections", &[], "").await;
+    let (_, connections) = api(a.addr, "GET", "/apps/1000/connections", &[], "").await;
     assert_eq!(connections["connections"], 4, "{connections}");
 
     // alice's tab on A closes: she is still on B, so no member_removed.
@@ -222,7 +222,7 @@ async fn presence_is_cluster_wide_and_queries_aggregate() {
     let (status, _) = api(
         a.addr,
         "POST",
-        "/apps/app-id/users/alice/terminate_connections",
+        "/apps/1000/users/alice/terminate_connections",
         &[],
         "{}",
     )
@@ -308,7 +308,7 @@ async fn redis_outage_keeps_local_delivery_and_converges_after() {
         let (_, users) = api(
             b.addr,
             "GET",
-            "/apps/app-id/channels/presence-after/users",
+            "/apps/1000/channels/presence-after/users",
             &[],
             "",
         )
@@ -353,14 +353,14 @@ async fn a_frozen_node_delays_queries_by_the_timeout_at_most() {
     local.subscribe("ticker").await;
     // Both nodes answer while both are running.
     let ok = eventually(Duration::from_secs(10), || async {
-        let (_, c) = api(live.addr, "GET", "/apps/app-id/connections", &[], "").await;
+        let (_, c) = api(live.addr, "GET", "/apps/1000/connections", &[], "").await;
         c["connections"] == 2
     })
     .await;
     assert!(ok, "the query never covered both nodes");
     frozen.signal("STOP");
     let started = tokio::time::Instant::now();
-    let (status, c) = api(live.addr, "GET", "/apps/app-id/connections", &[], "").await;
+    let (status, c) = api(live.addr, "GET", "/apps/1000/connections", &[], "").await;
     let took = started.elapsed();
     frozen.signal("CONT");
     assert_eq!(status, 200);

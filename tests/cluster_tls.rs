@@ -169,7 +169,7 @@ async fn nodes_link_through_a_tls_redis() {
             "app-key",
             "app-secret",
             "POST",
-            "/apps/app-id/events",
+            "/apps/1000/events",
             &[],
             body,
         )

@@ -11,13 +11,13 @@ use support::*;
 
 async fn post_events(server: &TestServer, body: Value) -> (u16, Value) {
     server
-        .api("POST", "/apps/app-id/events", &[], &body.to_string())
+        .api("POST", "/apps/1000/events", &[], &body.to_string())
         .await
 }
 
 async fn post_batch(server: &TestServer, body: Value) -> (u16, Value) {
     server
-        .api("POST", "/apps/app-id/batch_events", &[], &body.to_string())
+        .api("POST", "/apps/1000/batch_events", &[], &body.to_string())
         .await
 }
 
@@ -155,7 +155,7 @@ async fn malformed_requests_are_400() {
         "{not json".to_owned(),
         "[]".to_owned(),
     ] {
-        let (status, reply) = server.api("POST", "/apps/app-id/events", &[], &body).await;
+        let (status, reply) = server.api("POST", "/apps/1000/events", &[], &body).await;
         assert_eq!(status, 400, "{body}: {reply}");
         assert!(reply["error"].is_string(), "{reply}");
     }
@@ -181,9 +181,9 @@ async fn oversize_request_is_413_and_limits_are_per_app() {
 async fn responses_have_a_correct_content_length() {
     let server = TestServer::start().await;
     let body = json!({"name":"e","channel":"a","data":"x"}).to_string();
-    let query = server.signed("POST", "/apps/app-id/events", &[], &body);
+    let query = server.signed("POST", "/apps/1000/events", &[], &body);
     let request = format!(
-        "POST /apps/app-id/events?{query} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST /apps/1000/events?{query} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     let res = raw_request(server.addr, &[request.as_bytes()]).await;
@@ -207,9 +207,9 @@ async fn a_body_split_across_segments_is_reassembled() {
     a.subscribe("orders").await;
     let data = "y".repeat(6_000);
     let body = json!({"name":"e","channel":"orders","data":data}).to_string();
-    let query = server.signed("POST", "/apps/app-id/events", &[], &body);
+    let query = server.signed("POST", "/apps/1000/events", &[], &body);
     let head = format!(
-        "POST /apps/app-id/events?{query} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST /apps/1000/events?{query} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     let (first, rest) = body.as_bytes().split_at(1_000);
@@ -289,7 +289,7 @@ async fn invalid_batches_are_refused_and_publish_nothing() {
         assert_eq!(post_batch(&server, body.clone()).await.0, status, "{body}");
     }
     let (status, _) = server
-        .api("POST", "/apps/app-id/batch_events", &[], "{")
+        .api("POST", "/apps/1000/batch_events", &[], "{")
         .await;
     assert_eq!(status, 400);
     a.assert_nothing_pending().await;
@@ -302,19 +302,19 @@ async fn path_prefix_is_not_part_of_the_signature() {
     config.server.path = "/ws".to_owned();
     let server = TestServer::with_config(config).await;
     let body = json!({"name":"e","channel":"a","data":"x"}).to_string();
-    let query = server.signed("POST", "/apps/app-id/events", &[], &body);
+    let query = server.signed("POST", "/apps/1000/events", &[], &body);
     let (status, text) = server
-        .http("POST", &format!("/ws/apps/app-id/events?{query}"), &body)
+        .http("POST", &format!("/ws/apps/1000/events?{query}"), &body)
         .await;
     assert_eq!((status, text.as_str()), (200, "{}"));
     let (status, _) = server
-        .http("POST", &format!("/apps/app-id/events?{query}"), &body)
+        .http("POST", &format!("/apps/1000/events?{query}"), &body)
         .await;
     assert_eq!(status, 404, "the unprefixed route does not exist");
     // Signing the prefixed path is wrong.
-    let query = server.signed("POST", "/ws/apps/app-id/events", &[], &body);
+    let query = server.signed("POST", "/ws/apps/1000/events", &[], &body);
     let (status, _) = server
-        .http("POST", &format!("/ws/apps/app-id/events?{query}"), &body)
+        .http("POST", &format!("/ws/apps/1000/events?{query}"), &body)
         .await;
     assert_eq!(status, 401);
     server.shutdown().await;
@@ -327,13 +327,13 @@ async fn post_signed_ago(server: &TestServer, age: u64) -> u16 {
         "app-key",
         "app-secret",
         "POST",
-        "/apps/app-id/events",
+        "/apps/1000/events",
         &[],
         body.as_bytes(),
         now() - age,
     );
     server
-        .http("POST", &format!("/apps/app-id/events?{query}"), &body)
+        .http("POST", &format!("/apps/1000/events?{query}"), &body)
         .await
         .0
 }

@@ -16,14 +16,14 @@ async fn get(server: &TestServer, path: &str, params: &[(&str, &str)]) -> (u16, 
 #[tokio::test]
 async fn empty_channel_list_is_an_object() {
     let server = TestServer::start().await;
-    let (status, body) = get(&server, "/apps/app-id/channels", &[]).await;
+    let (status, body) = get(&server, "/apps/1000/channels", &[]).await;
     assert_eq!((status, body), (200, json!({"channels":{}})));
     let (_, text) = server
         .http(
             "GET",
             &format!(
-                "/apps/app-id/channels?{}",
-                server.signed("GET", "/apps/app-id/channels", &[], "")
+                "/apps/1000/channels?{}",
+                server.signed("GET", "/apps/1000/channels", &[], "")
             ),
             "",
         )
@@ -46,31 +46,31 @@ async fn channel_list_shows_occupied_channels_with_requested_info() {
     a.assert_nothing_pending().await;
     server.trigger("never-subscribed", "e", "x").await;
 
-    let (_, body) = get(&server, "/apps/app-id/channels", &[]).await;
+    let (_, body) = get(&server, "/apps/1000/channels", &[]).await;
     assert_eq!(
         body,
         json!({"channels":{"presence-test-channel-two":{},"test-channel-one":{}}})
     );
-    let (_, body) = get(&server, "/apps/app-id/channels", &[("info", "user_count")]).await;
+    let (_, body) = get(&server, "/apps/1000/channels", &[("info", "user_count")]).await;
     assert_eq!(
         body,
         json!({"channels":{"presence-test-channel-two":{"user_count":1},"test-channel-one":{}}})
     );
     let info = [("info", "user_count,subscription_count")];
-    let (_, body) = get(&server, "/apps/app-id/channels", &info).await;
+    let (_, body) = get(&server, "/apps/1000/channels", &info).await;
     assert_eq!(
         body,
         json!({"channels":{"presence-test-channel-two":{"user_count":1},"test-channel-one":{"subscription_count":2}}})
     );
     let filtered = [("filter_by_prefix", "presence-"), ("info", "user_count")];
-    let (_, body) = get(&server, "/apps/app-id/channels", &filtered).await;
+    let (_, body) = get(&server, "/apps/1000/channels", &filtered).await;
     assert_eq!(
         body,
         json!({"channels":{"presence-test-channel-two":{"user_count":1}}})
     );
     let (_, body) = get(
         &server,
-        "/apps/app-id/channels",
+        "/apps/1000/channels",
         &[("filter_by_prefix", "nope-")],
     )
     .await;
@@ -81,7 +81,7 @@ async fn channel_list_shows_occupied_channels_with_requested_info() {
 #[tokio::test]
 async fn single_channel_attributes() {
     let server = TestServer::start().await;
-    let path = "/apps/app-id/channels/test-channel";
+    let path = "/apps/1000/channels/test-channel";
     let all = [("info", "user_count,subscription_count,cache")];
     assert_eq!(
         get(&server, path, &all).await,
@@ -104,7 +104,7 @@ async fn single_channel_attributes() {
 
     a.subscribe_presence("presence-room", "1").await;
     b.subscribe_presence("presence-room", "1").await;
-    let presence = "/apps/app-id/channels/presence-room";
+    let presence = "/apps/1000/channels/presence-room";
     assert_eq!(
         get(&server, presence, &all).await.1,
         json!({"occupied":true,"user_count":1})
@@ -121,7 +121,7 @@ async fn cache_channel_info_includes_the_cached_payload() {
     a.expect_event("price").await;
     let (_, body) = get(
         &server,
-        "/apps/app-id/channels/cache-ticker",
+        "/apps/1000/channels/cache-ticker",
         &[("info", "subscription_count,cache")],
     )
     .await;
@@ -142,7 +142,7 @@ async fn users_of_a_presence_channel() {
             .await;
         clients.push(c);
     }
-    let (status, body) = get(&server, "/apps/app-id/channels/presence-u/users", &[]).await;
+    let (status, body) = get(&server, "/apps/1000/channels/presence-u/users", &[]).await;
     assert_eq!(status, 200);
     assert_eq!(
         body,
@@ -150,12 +150,12 @@ async fn users_of_a_presence_channel() {
         "unique, first-seen order, original type"
     );
 
-    let (status, _) = get(&server, "/apps/app-id/channels/presence-empty/users", &[]).await;
+    let (status, _) = get(&server, "/apps/1000/channels/presence-empty/users", &[]).await;
     assert_eq!(status, 404, "unoccupied presence channel");
     clients[0].subscribe("public").await;
-    let (status, _) = get(&server, "/apps/app-id/channels/public/users", &[]).await;
+    let (status, _) = get(&server, "/apps/1000/channels/public/users", &[]).await;
     assert_eq!(status, 400, "not a presence channel");
-    let (status, _) = get(&server, "/apps/app-id/channels/private-x/users", &[]).await;
+    let (status, _) = get(&server, "/apps/1000/channels/private-x/users", &[]).await;
     assert_eq!(status, 400);
     server.shutdown().await;
 }
@@ -164,7 +164,7 @@ async fn users_of_a_presence_channel() {
 async fn connections_counts_each_socket_once() {
     let server = TestServer::start().await;
     assert_eq!(
-        get(&server, "/apps/app-id/connections", &[]).await,
+        get(&server, "/apps/1000/connections", &[]).await,
         (200, json!({"connections":0}))
     );
     let mut a = server.connect().await;
@@ -174,7 +174,7 @@ async fn connections_counts_each_socket_once() {
     }
     b.subscribe("one").await;
     assert_eq!(
-        get(&server, "/apps/app-id/connections", &[]).await.1,
+        get(&server, "/apps/1000/connections", &[]).await.1,
         json!({"connections":2})
     );
     server.shutdown().await;
@@ -210,7 +210,7 @@ async fn terminate_closes_every_socket_of_the_user_and_nobody_else() {
     let (status, body) = server
         .api(
             "POST",
-            "/apps/app-id/users/42/terminate_connections",
+            "/apps/1000/users/42/terminate_connections",
             &[],
             "{}",
         )
@@ -230,7 +230,7 @@ async fn terminate_closes_every_socket_of_the_user_and_nobody_else() {
         client.assert_nothing_pending().await; // still connected
     }
     assert_eq!(
-        get(&server, "/apps/app-id/channels/presence-room/users", &[])
+        get(&server, "/apps/1000/channels/presence-room/users", &[])
             .await
             .1,
         json!({"users":[{"id":"watcher"},{"id":"7"}]})
@@ -239,7 +239,7 @@ async fn terminate_closes_every_socket_of_the_user_and_nobody_else() {
     let (status, _) = server
         .api(
             "POST",
-            "/apps/app-id/users/nobody/terminate_connections",
+            "/apps/1000/users/nobody/terminate_connections",
             &[],
             "{}",
         )
@@ -266,9 +266,9 @@ async fn health_check_needs_no_auth() {
 async fn unknown_routes_are_404() {
     let server = TestServer::start().await;
     assert_eq!(server.http("GET", "/nope", "").await.0, 404);
-    let (status, _) = get(&server, "/apps/app-id/nope", &[]).await;
+    let (status, _) = get(&server, "/apps/1000/nope", &[]).await;
     assert_eq!(status, 404);
-    let (status, _) = server.api("DELETE", "/apps/app-id/channels", &[], "").await;
+    let (status, _) = server.api("DELETE", "/apps/1000/channels", &[], "").await;
     assert_eq!(status, 404);
     server.shutdown().await;
 }
@@ -282,12 +282,12 @@ async fn a_get_may_sign_the_empty_body_md5() {
     client.subscribe("news").await;
     let empty_md5 = ("body_md5", "d41d8cd98f00b204e9800998ecf8427e");
     let (status, body) = server
-        .api("GET", "/apps/app-id/channels", &[empty_md5], "")
+        .api("GET", "/apps/1000/channels", &[empty_md5], "")
         .await;
     assert_eq!((status, body), (200, json!({"channels":{"news":{}}})));
     let wrong_md5 = ("body_md5", "00000000000000000000000000000000");
     let (status, body) = server
-        .api("GET", "/apps/app-id/channels", &[wrong_md5], "")
+        .api("GET", "/apps/1000/channels", &[wrong_md5], "")
         .await;
     assert_eq!(status, 401);
     assert_eq!(

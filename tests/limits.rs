@@ -33,9 +33,9 @@ async fn silent_socket_is_pinged_then_closed_with_4201() {
             .await;
     }
     // Pruned sockets are unsubscribed and forgotten.
-    let (_, channels) = server.api("GET", "/apps/app-id/channels", &[], "").await;
+    let (_, channels) = server.api("GET", "/apps/1000/channels", &[], "").await;
     assert_eq!(channels, json!({"channels":{}}));
-    let (_, connections) = server.api("GET", "/apps/app-id/connections", &[], "").await;
+    let (_, connections) = server.api("GET", "/apps/1000/connections", &[], "").await;
     assert_eq!(connections, json!({"connections":0}));
     server.shutdown().await;
 }
@@ -257,7 +257,7 @@ async fn a_slow_consumer_is_closed_with_4100_and_others_keep_going() {
     let payload = "x".repeat(60_000);
     let body = json!({"name":"burst","channel":"a","data":payload}).to_string();
     for _ in 0..120 {
-        let (status, _) = server.api("POST", "/apps/app-id/events", &[], &body).await;
+        let (status, _) = server.api("POST", "/apps/1000/events", &[], &body).await;
         assert_eq!(status, 200);
         assert_eq!(fine.frame().await["event"], "burst");
     }

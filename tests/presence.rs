@@ -84,7 +84,7 @@ async fn several_sockets_of_one_user_count_once() {
     tab1.assert_nothing_pending().await;
 
     let (_, users) = server
-        .api("GET", "/apps/app-id/channels/presence-room/users", &[], "")
+        .api("GET", "/apps/1000/channels/presence-room/users", &[], "")
         .await;
     assert_eq!(users, json!({"users":[{"id":"w"},{"id":"1"}]}));
 
@@ -199,7 +199,7 @@ async fn channel_data_without_a_usable_user_id_is_refused() {
     }
     a.assert_nothing_pending().await;
     let (status, _) = server
-        .api("GET", "/apps/app-id/channels/presence-bad/users", &[], "")
+        .api("GET", "/apps/1000/channels/presence-bad/users", &[], "")
         .await;
     assert_eq!(status, 404, "nobody joined");
     server.shutdown().await;

@@ -42,9 +42,9 @@ async fn an_http_request_in_flight_completes() {
     let server = TestServer::start().await;
     let mut watcher = server.connect().await;
     let body = serde_json::json!({"name":"e","channel":"orders","data":"x"}).to_string();
-    let query = server.signed("POST", "/apps/app-id/events", &[], &body);
+    let query = server.signed("POST", "/apps/1000/events", &[], &body);
     let head = format!(
-        "POST /apps/app-id/events?{query} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST /apps/1000/events?{query} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     let (first, rest) = body.as_bytes().split_at(10);

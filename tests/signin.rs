@@ -124,7 +124,7 @@ async fn signing_in_again_replaces_the_user() {
     let (status, _) = server
         .api(
             "POST",
-            "/apps/app-id/users/1/terminate_connections",
+            "/apps/1000/users/1/terminate_connections",
             &[],
             "{}",
         )
@@ -134,7 +134,7 @@ async fn signing_in_again_replaces_the_user() {
     let (status, _) = server
         .api(
             "POST",
-            "/apps/app-id/users/2/terminate_connections",
+            "/apps/1000/users/2/terminate_connections",
             &[],
             "{}",
         )

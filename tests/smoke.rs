@@ -23,7 +23,7 @@ async fn terminate_closes_presence_member() {
     let (status, _) = server
         .api(
             "POST",
-            "/apps/app-id/users/alice/terminate_connections",
+            "/apps/1000/users/alice/terminate_connections",
             &[],
             "{}",
         )

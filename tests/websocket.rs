@@ -184,7 +184,7 @@ async fn client_close_frame_is_answered_and_connection_forgotten() {
             Some(_) => continue,
         }
     }
-    let (_, body) = server.api("GET", "/apps/app-id/connections", &[], "").await;
+    let (_, body) = server.api("GET", "/apps/1000/connections", &[], "").await;
     assert_eq!(body, json!({"connections": 0}));
     server.shutdown().await;
 }
@@ -210,7 +210,7 @@ async fn apps_are_isolated() {
         .expect_event("pusher_internal:subscription_succeeded")
         .await;
 
-    // An event for app-id's "orders" reaches only app-id's subscriber.
+    // An event for 1000's "orders" reaches only 1000's subscriber.
     server.trigger("orders", "for-app-id", "1").await;
     assert_eq!(mine.expect_event("for-app-id").await["data"], "1");
     theirs.assert_nothing_pending().await;
@@ -222,7 +222,7 @@ async fn apps_are_isolated() {
             "other-key",
             "other-secret",
             "POST",
-            "/apps/app-id/events",
+            "/apps/1000/events",
             &[],
             &body,
         )
@@ -246,7 +246,7 @@ async fn apps_are_isolated() {
     let (_, body) = server
         .api(
             "GET",
-            "/apps/app-id/channels",
+            "/apps/1000/channels",
             &[("info", "subscription_count")],
             "",
         )

@@ -23,7 +23,7 @@
 //! path prefix such as Reverb's `path`; the HTTP API base is derived as
 //! `http://host:port/prefix` unless `--http-url` is given; signatures always
 //! cover the unprefixed `/apps/…` path), `--app-id`, `--key`, `--secret`
-//! (defaults `app-id`/`app-key`/`app-secret`), `--server-pid PID` (adds the
+//! (defaults `1000`/`app-key`/`app-secret`), `--server-pid PID` (adds the
 //! server's CPU time, utime+stime from `/proc/PID/stat` at 10 ms resolution,
 //! and RSS from `/proc/PID/status`), `--json` (one JSON report on stdout
 //! instead of the human table; keys carry their unit), `--source-addrs
@@ -126,7 +126,7 @@ pub struct CommonArgs {
     #[arg(long, global = true)]
     pub http_url: Option<String>,
     /// App id (HTTP API).
-    #[arg(long, global = true, default_value = "app-id")]
+    #[arg(long, global = true, default_value = "1000")]
     pub app_id: String,
     /// App key (WebSocket path, signatures).
     #[arg(long, global = true, default_value = "app-key")]

@@ -118,7 +118,7 @@ impl ProcessNode {
         let mut child = Command::new(env!("CARGO_BIN_EXE_clarion"))
             .args(["--host", "127.0.0.1", "--port", "0"])
             .env_clear()
-            .env("REVERB_APP_ID", "app-id")
+            .env("REVERB_APP_ID", "1000")
             .env("REVERB_APP_KEY", "app-key")
             .env("REVERB_APP_SECRET", "app-secret")
             .env("REVERB_SCALING_ENABLED", "true")

@@ -31,7 +31,7 @@ pub(crate) struct TestServer {
     task: Option<JoinHandle<()>>,
 }
 
-/// The default test app: id `app-id`, key `app-key`, secret `app-secret`.
+/// The default test app: id `1000`, key `app-key`, secret `app-secret`.
 pub(crate) fn app() -> AppConfig {
     AppConfig::development()
 }
@@ -166,7 +166,7 @@ impl TestServer {
     /// Publishes one event through the API and asserts 200.
     pub(crate) async fn trigger(&self, channel: &str, event: &str, data: &str) {
         let body = serde_json::json!({"name": event, "channel": channel, "data": data}).to_string();
-        let (status, reply) = self.api("POST", "/apps/app-id/events", &[], &body).await;
+        let (status, reply) = self.api("POST", "/apps/1000/events", &[], &body).await;
         assert_eq!(status, 200, "trigger failed: {reply}");
     }
 }

@@ -26,7 +26,7 @@ const assert = require('node:assert/strict');
 const PusherClient = require('pusher-js');
 const PusherServer = require('pusher');
 
-const APP = { id: 'app-id', key: 'app-key', secret: 'app-secret' };
+const APP = { id: '1000', key: 'app-key', secret: 'app-secret' };
 const DEFAULT_TIMEOUT = Number(process.env.CLIENT_TEST_TIMEOUT_MS || 5000);
 const PACKAGE_DIR = path.resolve(__dirname, '..');
 const DEFAULT_BIN = path.resolve(PACKAGE_DIR, '../../target/debug/clarion');
@@ -177,7 +177,7 @@ function serverEnv() {
 
 /**
  * Start clarion. options.apps overrides the app list (default: the single
- * app-id/app-key/app-secret app, merged with options.app). options.scaling,
+ * 1000/app-key/app-secret app, merged with options.app). options.scaling,
  * if given, becomes the [scaling] table (Redis clustering).
  */
 async function startServer(options = {}) {
