@@ -286,13 +286,7 @@ async fn unknown_app_is_404_and_oversize_body_is_413() {
     still_served(&server, &mut other).await;
 
     let query = server.signed("POST", "/apps/1000/events", &[], "{oops");
-    expect_http_error(
-        &server,
-        &format!("/apps/1000/events?{query}"),
-        "{oops",
-        400,
-    )
-    .await;
+    expect_http_error(&server, &format!("/apps/1000/events?{query}"), "{oops", 400).await;
     still_served(&server, &mut other).await;
     server.shutdown().await;
 }
