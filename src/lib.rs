@@ -19,6 +19,7 @@
 //! | `http_api` | the signed Pusher REST API |
 //! | [`server`] | binding, routing, upgrades, graceful shutdown |
 //! | [`shutdown`] | signals, cancellation token and task tracker |
+//! | [`trigger`] | `clarion trigger`: one signed `POST /apps/{id}/events` |
 //!
 //! Modules shown as links are public because the integration tests, the
 //! benchmarks or `clarion-bench` use them; the rest are private to the
@@ -43,3 +44,4 @@ pub mod protocol;
 pub mod server;
 pub mod shutdown;
 mod subscriptions;
+pub mod trigger;

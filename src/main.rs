@@ -1,12 +1,13 @@
 //! The `clarion` binary: parse the command line, load the configuration,
-//! start logging, bind and serve until SIGINT/SIGTERM.
+//! start logging, bind and serve until SIGINT/SIGTERM — or, with `clarion
+//! trigger`, publish one event through the signed HTTP API.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use clarion::config::{self, Config, Sources};
-use clarion::server;
+use clarion::{server, trigger};
 
 /// A Pusher protocol 7 WebSocket server, drop-in for Laravel Reverb.
 #[derive(Debug, Parser)]
@@ -22,6 +23,38 @@ struct Cli {
 enum Command {
     /// Start the server (the default).
     Start(StartArgs),
+    /// Publish one event through the signed HTTP API, with the app and
+    /// address from the same configuration the server reads.
+    Trigger(TriggerArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct TriggerArgs {
+    /// A channel to publish on; repeat for several.
+    #[arg(long = "channel", required = true)]
+    channels: Vec<String>,
+    /// The event name.
+    #[arg(long)]
+    event: String,
+    /// The event's data (JSON text, sent as the string given).
+    #[arg(long, default_value = "{}")]
+    data: String,
+    /// Leave this socket out (the sender's own).
+    #[arg(long)]
+    socket_id: Option<String>,
+    /// The server's base URL, `http://host:port[/prefix]`. Default: the
+    /// configured server on this machine.
+    #[arg(long)]
+    url: Option<String>,
+    /// Which configured app publishes. Default: the first.
+    #[arg(long)]
+    app_id: Option<String>,
+    /// A TOML configuration file (see config/clarion.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// A Laravel `.env` file whose REVERB_* variables apply.
+    #[arg(long)]
+    env_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -47,22 +80,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Start(args)) => args,
+        Some(Command::Trigger(args)) => return trigger(args),
         None => cli.start,
     };
     init_logging(args.debug);
-    let sources = Sources {
-        config_file: args.config.clone(),
-        env_file: args.env_file.clone(),
-        env: std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect(),
-    };
-    let mut config = match config::load(&sources) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("clarion: configuration error: {e}");
-            return ExitCode::from(2);
-        }
+    let Some(mut config) = load_config(args.config.clone(), args.env_file.clone()) else {
+        return ExitCode::from(2);
     };
     if let Some(host) = args.host {
         config.server.host = host;
@@ -82,6 +105,74 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(start(config))
+}
+
+/// Loads the configuration from the file, the `.env` file and the process
+/// environment; reports a bad one on stderr.
+fn load_config(config_file: Option<PathBuf>, env_file: Option<PathBuf>) -> Option<Config> {
+    let sources = Sources {
+        config_file,
+        env_file,
+        env: std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect(),
+    };
+    match config::load(&sources) {
+        Ok(config) => Some(config),
+        Err(e) => {
+            eprintln!("clarion: configuration error: {e}");
+            None
+        }
+    }
+}
+
+/// `clarion trigger`: prints the server's answer, or why it failed.
+fn trigger(args: TriggerArgs) -> ExitCode {
+    let Some(config) = load_config(args.config, args.env_file) else {
+        return ExitCode::from(2);
+    };
+    let app = match &args.app_id {
+        Some(id) => config.apps.iter().find(|a| &a.id == id),
+        None => config.apps.first(),
+    };
+    let Some(app) = app else {
+        eprintln!("clarion trigger: no configured app with that id");
+        return ExitCode::from(2);
+    };
+    let endpoint = match args.url.as_deref().map(trigger::Endpoint::parse) {
+        Some(Ok(endpoint)) => endpoint,
+        Some(Err(e)) => {
+            eprintln!("clarion trigger: {e}");
+            return ExitCode::from(2);
+        }
+        None => trigger::Endpoint::local(&config.server),
+    };
+    let event = trigger::Event {
+        channels: args.channels,
+        name: args.event,
+        data: args.data,
+        socket_id: args.socket_id,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("clarion trigger: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(trigger::trigger(&endpoint, app, &event)) {
+        Ok(answer) => {
+            println!("{answer}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("clarion trigger: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn init_logging(debug: bool) {
