@@ -17,6 +17,7 @@
 //! | `subscriptions` | the subscribe/unsubscribe seam: registry, user index, cluster, lifecycle |
 //! | `connection` | one task per WebSocket; `connection/session.rs` applies its messages |
 //! | `http_api` | the signed Pusher REST API |
+//! | `sse` | Server-Sent Events streams of the same channels |
 //! | [`server`] | binding, routing, upgrades, graceful shutdown |
 //! | [`shutdown`] | signals, cancellation token and task tracker |
 //! | [`trigger`] | `clarion trigger`: one signed `POST /apps/{id}/events` |
@@ -43,5 +44,6 @@ pub mod outbound;
 pub mod protocol;
 pub mod server;
 pub mod shutdown;
+mod sse;
 mod subscriptions;
 pub mod trigger;

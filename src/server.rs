@@ -1,6 +1,7 @@
 //! The composition root: binds the listener, serves HTTP/1.1 on every
-//! connection, routes (`/app/{key}` upgrades to a WebSocket, `/apps/…` is
-//! the HTTP API, `/up` the health check), spawns tracked tasks and drains
+//! connection, routes (`/app/{key}` upgrades to a WebSocket,
+//! `/app/{key}/events` is a Server-Sent Events stream, `/apps/…` is the
+//! HTTP API, `/up` the health check), spawns tracked tasks and drains
 //! them on shutdown. Nothing depends on this module.
 
 use std::convert::Infallible;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::server::conn::http1;
@@ -30,6 +31,7 @@ use crate::config::Config;
 use crate::connection::{self, Admission, ReadHalf};
 use crate::http_api;
 use crate::node::Node;
+use crate::sse;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -184,27 +186,48 @@ fn serve_connection(node: &Arc<Node>, stream: tokio::net::TcpStream, peer: Socke
 
 type HttpResponse = Response<Full<Bytes>>;
 
-async fn route(node: Arc<Node>, req: Request<Incoming>) -> Result<HttpResponse, Infallible> {
+async fn route(node: Arc<Node>, req: Request<Incoming>) -> Result<Response<sse::Body>, Infallible> {
+    let prefix = node.server.path.as_str();
+    let stream_key = req
+        .uri()
+        .path()
+        .strip_prefix(prefix)
+        .and_then(|p| p.strip_prefix("/app/"))
+        .and_then(|p| p.strip_suffix("/events"))
+        .filter(|key| !key.is_empty() && !key.contains('/'))
+        .map(str::to_owned);
+    if let Some(key) = stream_key {
+        if req.method() == Method::GET {
+            return Ok(sse::handle(&node, &req, &key));
+        }
+        let res = text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.");
+        return Ok(res.map(BodyExt::boxed_unsync));
+    }
+    let res = route_plain(node, req).await;
+    Ok(res.map(BodyExt::boxed_unsync))
+}
+
+async fn route_plain(node: Arc<Node>, req: Request<Incoming>) -> HttpResponse {
     let prefix = node.server.path.as_str();
     let Some(path) = req.uri().path().strip_prefix(prefix).map(str::to_owned) else {
-        return Ok(text(StatusCode::NOT_FOUND, "Not found."));
+        return text(StatusCode::NOT_FOUND, "Not found.");
     };
     if let Some(key) = path.strip_prefix("/app/") {
         let key = key.to_owned();
-        return Ok(upgrade(&node, req, &key));
+        return upgrade(&node, req, &key);
     }
     if path == "/up" {
-        return Ok(match *req.method() {
+        return match *req.method() {
             Method::GET | Method::HEAD => {
                 http_api::json(StatusCode::OK, r#"{"health":"OK"}"#.to_owned())
             }
             _ => text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed."),
-        });
+        };
     }
     if path.starts_with("/apps/") || is_unscoped_terminate(&path) {
-        return Ok(http_api::handle(&node, req, &path).await);
+        return http_api::handle(&node, req, &path).await;
     }
-    Ok(text(StatusCode::NOT_FOUND, "Not found."))
+    text(StatusCode::NOT_FOUND, "Not found.")
 }
 
 /// `/users/{id}/terminate_connections`, as the Python SDK sends it.

@@ -1,0 +1,319 @@
+//! Server-Sent Events: the same channels as the WebSocket, for clients that
+//! can only read a stream (`EventSource`).
+//!
+//! `GET /app/{key}/events?channels=a,b` answers `text/event-stream` with one
+//! SSE event per Pusher event: `event:` is the event name and `data:` the
+//! event's data string exactly as published, so
+//! `es.addEventListener('metrics_updated', e => JSON.parse(e.data))` works
+//! unchanged. With `&envelope=1`, `data:` is the whole Pusher message
+//! (`{"event","channel","data"}`) instead, which tells the channels of a
+//! multi-channel stream apart. A comment line is sent every
+//! [`HEARTBEAT`] so proxies keep the stream open; `X-Accel-Buffering: no`
+//! asks nginx not to buffer it.
+//!
+//! The stream is a subscriber like any other: it subscribes through the
+//! `subscriptions` seam (occupancy, queries and lifecycle events count it)
+//! with a [`SocketHandle`] that only queues, and its body drains that queue.
+//! It holds a process connection slot and counts against the app's
+//! `max_connections`. When the client goes away hyper drops the body, and
+//! dropping [`Stream`] unsubscribes.
+//!
+//! Only public channels are served here for now; private and presence
+//! channels are refused with 401 until a stream can present a token.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame as BodyFrame;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio_util::sync::CancellationToken;
+
+use crate::apps::App;
+use crate::node::{ConnectionSlot, Node};
+use crate::outbound::{Frame, SocketHandle};
+use crate::protocol::{ChannelKind, ChannelName, SocketId};
+use crate::subscriptions;
+
+/// How often an idle stream gets a comment line.
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// Most channels one stream may name (as one `POST /events` may).
+const MAX_CHANNELS: usize = 100;
+
+/// The response body every route answers with.
+pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// Why a stream was refused: a status and a reason for the client.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SseRefused {
+    /// No app has this key.
+    #[error("no application with key {0:?}")]
+    UnknownApp(String),
+    /// `channels` is missing or empty.
+    #[error("the channels parameter is required: ?channels=a,b")]
+    NoChannels,
+    /// Too many channels.
+    #[error("at most {MAX_CHANNELS} channels per stream")]
+    TooManyChannels,
+    /// A channel name is not valid.
+    #[error("invalid channel name {0:?}")]
+    InvalidChannel(String),
+    /// A channel needs authorisation a stream cannot give yet.
+    #[error("channel {0:?} needs authorisation; event streams serve public channels")]
+    NeedsAuth(String),
+    /// The `Origin` is not allowed for this app.
+    #[error("origin not allowed")]
+    Origin,
+    /// The process or the app is at its connection limit.
+    #[error("over connection capacity; retry later")]
+    OverCapacity,
+}
+
+impl SseRefused {
+    fn status(&self) -> StatusCode {
+        match self {
+            SseRefused::UnknownApp(_) => StatusCode::NOT_FOUND,
+            SseRefused::NoChannels
+            | SseRefused::TooManyChannels
+            | SseRefused::InvalidChannel(_) => StatusCode::BAD_REQUEST,
+            SseRefused::NeedsAuth(_) => StatusCode::UNAUTHORIZED,
+            SseRefused::Origin => StatusCode::FORBIDDEN,
+            SseRefused::OverCapacity => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// Serves `GET /app/{key}/events`.
+pub(crate) fn handle(
+    node: &Arc<Node>,
+    req: &Request<hyper::body::Incoming>,
+    key: &str,
+) -> Response<Body> {
+    match open(node, req, key) {
+        Ok(stream) => stream_response(stream),
+        Err(refused) => {
+            tracing::debug!(key, reason = %refused, "event stream refused");
+            let body = serde_json::json!({ "error": refused.to_string() }).to_string();
+            let mut res = Response::new(full(body));
+            *res.status_mut() = refused.status();
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            res
+        }
+    }
+}
+
+/// A body from a complete string.
+pub(crate) fn full(body: impl Into<Bytes>) -> Body {
+    http_body_util::Full::new(body.into()).boxed_unsync()
+}
+
+/// Checks the request and subscribes a new stream to its channels.
+fn open(
+    node: &Arc<Node>,
+    req: &Request<hyper::body::Incoming>,
+    key: &str,
+) -> Result<Stream, SseRefused> {
+    let app = node
+        .apps
+        .by_key(key)
+        .cloned()
+        .ok_or_else(|| SseRefused::UnknownApp(key.to_owned()))?;
+    let query = req.uri().query().unwrap_or_default();
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let channels = parse_channels(param("channels").unwrap_or_default())?;
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    if !app.origin_allowed(origin) {
+        return Err(SseRefused::Origin);
+    }
+    let envelope = matches!(param("envelope"), Some("1" | "true"));
+    let slot = node.claim_slot().ok_or(SseRefused::OverCapacity)?;
+    let handle = SocketHandle::new(node.server.outbound_queue_capacity);
+    let socket_id = app
+        .add_socket(&handle)
+        .map_err(|_| SseRefused::OverCapacity)?;
+    let mut stream = Stream {
+        node: node.clone(),
+        app,
+        socket_id,
+        handle,
+        channels: Vec::new(),
+        envelope,
+        shutdown: node.shutdown.token.clone(),
+        _slot: slot,
+    };
+    for channel in channels {
+        let t = subscriptions::subscribe(
+            &stream.node,
+            &stream.app,
+            socket_id,
+            &stream.handle,
+            &channel,
+            None,
+        );
+        if t.changed {
+            stream.channels.push(channel);
+        }
+    }
+    Ok(stream)
+}
+
+/// Parses `a,b,c` into unique public channel names.
+fn parse_channels(list: &str) -> Result<Vec<ChannelName>, SseRefused> {
+    let mut out: Vec<ChannelName> = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let channel =
+            ChannelName::parse(name).map_err(|_| SseRefused::InvalidChannel(name.to_owned()))?;
+        if channel.kind() != ChannelKind::Public {
+            return Err(SseRefused::NeedsAuth(name.to_owned()));
+        }
+        if !out.contains(&channel) {
+            out.push(channel);
+        }
+    }
+    if out.is_empty() {
+        return Err(SseRefused::NoChannels);
+    }
+    if out.len() > MAX_CHANNELS {
+        return Err(SseRefused::TooManyChannels);
+    }
+    Ok(out)
+}
+
+/// One open event stream: a subscriber whose queue the response body
+/// drains. Dropping it (the client went away, or the stream ended)
+/// unsubscribes and forgets the socket.
+#[derive(Debug)]
+struct Stream {
+    node: Arc<Node>,
+    app: Arc<App>,
+    socket_id: SocketId,
+    handle: SocketHandle,
+    channels: Vec<ChannelName>,
+    /// `data:` carries the whole Pusher message.
+    envelope: bool,
+    shutdown: CancellationToken,
+    /// Holds one of the process's connection slots for the stream's life.
+    _slot: ConnectionSlot,
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        for channel in std::mem::take(&mut self.channels) {
+            subscriptions::unsubscribe(&self.node, &self.app, self.socket_id, &channel);
+        }
+        self.app.remove_socket(self.socket_id);
+    }
+}
+
+impl Stream {
+    /// The next chunk of the response: queued events, or a heartbeat after
+    /// [`HEARTBEAT`] of silence; `None` ends the stream (shutdown, the
+    /// subscriber was closed by the server, e.g. `terminate_connections` or
+    /// a full queue).
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        loop {
+            let mut out = String::new();
+            while let Some(frame) = self.handle.pop() {
+                write_event(&mut out, &frame, self.envelope);
+            }
+            if !out.is_empty() {
+                return Some(Bytes::from(out));
+            }
+            if self.handle.close_reason().is_some() {
+                return None;
+            }
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return None,
+                _ = self.handle.ready() => {}
+                _ = tokio::time::sleep(HEARTBEAT) => return Some(Bytes::from_static(b": heartbeat\n\n")),
+            }
+        }
+    }
+}
+
+fn stream_response(stream: Stream) -> Response<Body> {
+    let hello = Bytes::from_static(b": connected\nretry: 2000\n\n");
+    let first = futures_util::stream::once(async move { hello });
+    let rest = futures_util::stream::unfold(stream, |mut s| async move {
+        s.next_chunk().await.map(|chunk| (chunk, s))
+    });
+    let body = StreamBody::new(first.chain(rest).map(|chunk| Ok(BodyFrame::data(chunk))));
+    let mut res = Response::new(body.boxed_unsync());
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    res
+}
+
+/// The parts of a Pusher message an SSE event needs.
+#[derive(Deserialize)]
+struct Message<'a> {
+    #[serde(borrow)]
+    event: &'a str,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+/// Appends `frame` as one SSE event; protocol messages (`pusher:…`,
+/// `pusher_internal:…`) are not events of the app and are skipped.
+fn write_event(out: &mut String, frame: &Frame, envelope: bool) {
+    let text = frame.as_str();
+    let Ok(message) = serde_json::from_str::<Message<'_>>(text) else {
+        return;
+    };
+    let name = message.event;
+    if name.starts_with("pusher:") || name.starts_with("pusher_internal:") {
+        return;
+    }
+    if name.contains(['\r', '\n']) {
+        return;
+    }
+    let data = if envelope {
+        text.to_owned()
+    } else {
+        match message.data {
+            Some(raw) => {
+                serde_json::from_str::<String>(raw.get()).unwrap_or_else(|_| raw.get().to_owned())
+            }
+            None => String::new(),
+        }
+    };
+    out.push_str("event: ");
+    out.push_str(name);
+    out.push('\n');
+    for line in data.split('\n') {
+        out.push_str("data: ");
+        out.push_str(line.strip_suffix('\r').unwrap_or(line));
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,79 @@
+//! How Pusher messages become SSE events, and which channel lists a
+//! stream accepts.
+
+use super::*;
+
+fn sse(text: &str, envelope: bool) -> String {
+    let mut out = String::new();
+    write_event(&mut out, &Frame::text(text), envelope);
+    out
+}
+
+#[test]
+fn an_event_keeps_its_name_and_data_string() {
+    assert_eq!(
+        sse(
+            r#"{"event":"metrics_updated","channel":"c","data":"{\"cpu\":12}"}"#,
+            false
+        ),
+        "event: metrics_updated\ndata: {\"cpu\":12}\n\n"
+    );
+}
+
+#[test]
+fn multi_line_data_becomes_several_data_lines() {
+    assert_eq!(
+        sse(
+            r#"{"event":"log","channel":"c","data":"one\ntwo\r\nthree"}"#,
+            false
+        ),
+        "event: log\ndata: one\ndata: two\ndata: three\n\n"
+    );
+}
+
+#[test]
+fn the_envelope_carries_the_channel() {
+    let text = r#"{"event":"e","channel":"organization.7","data":"{}"}"#;
+    assert_eq!(sse(text, true), format!("event: e\ndata: {text}\n\n"));
+}
+
+#[test]
+fn protocol_messages_and_unsafe_names_are_skipped() {
+    assert_eq!(
+        sse(
+            r#"{"event":"pusher_internal:subscription_succeeded","channel":"c","data":"{}"}"#,
+            false
+        ),
+        ""
+    );
+    assert_eq!(
+        sse(r#"{"event":"pusher:cache_miss","channel":"c"}"#, false),
+        ""
+    );
+    assert_eq!(
+        sse(r#"{"event":"a\nb","channel":"c","data":"x"}"#, false),
+        ""
+    );
+    assert_eq!(sse("not json", false), "");
+}
+
+#[test]
+fn channel_lists_are_checked() {
+    let names = |list: &str| {
+        parse_channels(list).map(|v| v.iter().map(|c| c.as_str().to_owned()).collect::<Vec<_>>())
+    };
+    assert_eq!(names("a, b,a").expect("valid"), ["a", "b"]);
+    assert!(matches!(names(""), Err(SseRefused::NoChannels)));
+    assert!(matches!(names(" , "), Err(SseRefused::NoChannels)));
+    assert!(matches!(
+        names("bad name"),
+        Err(SseRefused::InvalidChannel(_))
+    ));
+    assert!(matches!(names("private-x"), Err(SseRefused::NeedsAuth(_))));
+    assert!(matches!(names("presence-x"), Err(SseRefused::NeedsAuth(_))));
+    let many: Vec<String> = (0..=MAX_CHANNELS).map(|i| format!("c{i}")).collect();
+    assert!(matches!(
+        names(&many.join(",")),
+        Err(SseRefused::TooManyChannels)
+    ));
+}

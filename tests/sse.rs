@@ -1,0 +1,255 @@
+//! Server-Sent Events streams over a real socket: one SSE event per Pusher
+//! event with the data string as published, the stream counted as a
+//! subscriber while it is open and not after, heartbeats' headers, and a
+//! clear 4xx for every bad request.
+
+mod support;
+
+use std::net::SocketAddr;
+
+use clarion::lifecycle::LifecycleEvent;
+use serde_json::json;
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A raw HTTP/1.1 client reading an event stream (chunked) as it arrives.
+struct SseClient {
+    stream: TcpStream,
+    raw: Vec<u8>,
+    head: String,
+    body: String,
+}
+
+impl SseClient {
+    async fn open(addr: SocketAddr, path: &str) -> SseClient {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut client = SseClient {
+            stream,
+            raw: Vec::new(),
+            head: String::new(),
+            body: String::new(),
+        };
+        while !client.raw.windows(4).any(|w| w == b"\r\n\r\n") {
+            client.read_more().await;
+        }
+        let end = client
+            .raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("head")
+            + 4;
+        client.head = String::from_utf8_lossy(&client.raw[..end]).into_owned();
+        client.raw.drain(..end);
+        client
+    }
+
+    async fn read_more(&mut self) {
+        let mut buf = [0u8; 4096];
+        let n = tokio::time::timeout(WAIT, self.stream.read(&mut buf))
+            .await
+            .expect("stream data in time")
+            .expect("read");
+        assert!(n > 0, "stream closed; so far: {}", self.body);
+        self.raw.extend_from_slice(&buf[..n]);
+    }
+
+    /// Decodes every complete chunk received so far into `body`.
+    fn decode(&mut self) {
+        loop {
+            let Some(eol) = self.raw.windows(2).position(|w| w == b"\r\n") else {
+                return;
+            };
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&self.raw[..eol]).expect("size"), 16)
+                    .expect("hex size");
+            if self.raw.len() < eol + 2 + size + 2 {
+                return;
+            }
+            let chunk = self.raw[eol + 2..eol + 2 + size].to_vec();
+            self.body.push_str(&String::from_utf8_lossy(&chunk));
+            self.raw.drain(..eol + 2 + size + 2);
+        }
+    }
+
+    /// Waits until the decoded body contains `needle`; returns what came
+    /// before it (and it), consuming that much.
+    async fn until(&mut self, needle: &str) -> String {
+        loop {
+            self.decode();
+            if let Some(pos) = self.body.find(needle) {
+                let taken: String = self.body.drain(..pos + needle.len()).collect();
+                return taken;
+            }
+            self.read_more().await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn events_arrive_with_name_and_data_as_published() {
+    let server = TestServer::start().await;
+    let mut sse = SseClient::open(
+        server.addr,
+        "/app/app-key/events?channels=containers,deployments",
+    )
+    .await;
+    assert!(sse.head.starts_with("HTTP/1.1 200"), "{}", sse.head);
+    let head = sse.head.to_ascii_lowercase();
+    assert!(head.contains("content-type: text/event-stream"), "{head}");
+    assert!(head.contains("x-accel-buffering: no"), "{head}");
+    assert!(head.contains("cache-control: no-cache"), "{head}");
+    sse.until("retry: 2000\n\n").await;
+
+    server
+        .trigger(
+            "containers",
+            "container_status_changed",
+            r#"{"id":"web-1","status":"running"}"#,
+        )
+        .await;
+    server
+        .trigger("deployments", "deployment_progress", "line one\nline two")
+        .await;
+    let first = sse.until("\n\n").await;
+    assert_eq!(
+        first,
+        "event: container_status_changed\ndata: {\"id\":\"web-1\",\"status\":\"running\"}\n\n"
+    );
+    let second = sse.until("\n\n").await;
+    assert_eq!(
+        second,
+        "event: deployment_progress\ndata: line one\ndata: line two\n\n"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_envelope_tells_channels_apart() {
+    let server = TestServer::start().await;
+    let mut sse = SseClient::open(server.addr, "/app/app-key/events?channels=a,b&envelope=1").await;
+    sse.until("retry: 2000\n\n").await;
+    server.trigger("b", "tick", "2").await;
+    let event = sse.until("\n\n").await;
+    assert_eq!(
+        event,
+        "event: tick\ndata: {\"event\":\"tick\",\"channel\":\"b\",\"data\":\"2\"}\n\n"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stream_is_a_subscriber_while_it_is_open() {
+    let server = TestServer::start().await;
+    let mut bus = server.node.lifecycle.subscribe();
+    let mut sse = SseClient::open(server.addr, "/app/app-key/events?channels=status").await;
+    sse.until("retry: 2000\n\n").await;
+    let occupied = tokio::time::timeout(WAIT, bus.recv())
+        .await
+        .expect("in time")
+        .expect("bus");
+    assert!(
+        matches!(occupied, LifecycleEvent::ChannelOccupied { ref channel, .. } if channel.as_str() == "status")
+    );
+    let (status, body) = server
+        .api(
+            "GET",
+            "/apps/1000/channels/status",
+            &[("info", "subscription_count")],
+            "",
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"occupied":true,"subscription_count":1}))
+    );
+    let (_, body) = server.api("GET", "/apps/1000/connections", &[], "").await;
+    assert_eq!(body, json!({"connections":1}));
+
+    drop(sse);
+    // The server learns the client left when it next writes to it: publish
+    // until the stream is gone.
+    let vacated = async {
+        loop {
+            server.trigger("status", "ping", "{}").await;
+            if let Ok(Ok(LifecycleEvent::ChannelVacated { .. })) =
+                tokio::time::timeout(std::time::Duration::from_millis(100), bus.recv()).await
+            {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, vacated)
+        .await
+        .expect("vacated after the client left");
+    let (_, body) = server
+        .api("GET", "/apps/1000/channels/status", &[], "")
+        .await;
+    assert_eq!(body, json!({"occupied":false}));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_a_reason() {
+    let server = TestServer::start().await;
+    let cases = [
+        ("/app/nope/events?channels=a", 404, "no application"),
+        ("/app/app-key/events", 400, "channels parameter is required"),
+        (
+            "/app/app-key/events?channels=",
+            400,
+            "channels parameter is required",
+        ),
+        (
+            "/app/app-key/events?channels=bad%20name",
+            400,
+            "invalid channel name",
+        ),
+        (
+            "/app/app-key/events?channels=private-orders",
+            401,
+            "needs authorisation",
+        ),
+    ];
+    for (path, status, reason) in cases {
+        let (got, body) = server.http("GET", path, "").await;
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(body.contains(reason), "{path}: {body}");
+    }
+    let (got, _) = server
+        .http("POST", "/app/app-key/events?channels=a", "")
+        .await;
+    assert_eq!(got, 405);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_ends_the_stream() {
+    let server = TestServer::start().await;
+    let mut sse = SseClient::open(server.addr, "/app/app-key/events?channels=a").await;
+    sse.until("retry: 2000\n\n").await;
+    let stop = tokio::spawn(server.shutdown());
+    // The chunked body ends with its last chunk.
+    let ended = async {
+        loop {
+            let mut buf = [0u8; 256];
+            match sse.stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => sse.raw.extend_from_slice(&buf[..n]),
+            }
+            if sse.raw.windows(5).any(|w| w == b"0\r\n\r\n") {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, ended)
+        .await
+        .expect("the stream ended");
+    tokio::time::timeout(WAIT, stop)
+        .await
+        .expect("shutdown in time")
+        .expect("join");
+}
