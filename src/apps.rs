@@ -2,8 +2,10 @@
 //! API), each with its own channels, sockets, user index and event cache,
 //! so apps never see each other's channels or events.
 //!
-//! `sockets.rs` owns the app's live sockets and which user each acts as.
+//! `sockets.rs` owns the app's live sockets and which user each acts as;
+//! `history.rs` keeps the recent events of channels read by event streams.
 
+pub(crate) mod history;
 mod sockets;
 
 use std::collections::HashMap;
@@ -37,6 +39,8 @@ pub(crate) struct App {
     pub(crate) sockets: SocketIndex,
     /// Last event of each cache channel, with when it was stored.
     cache: DashMap<ChannelName, (Frame, Instant)>,
+    /// Recent events of channels read by event streams, for resume.
+    pub(crate) history: history::History,
     /// Cache writes since the last sweep of expired cache entries.
     cache_writes: AtomicUsize,
 }
@@ -48,12 +52,17 @@ const CACHE_SWEEP_EVERY: usize = 1024;
 impl App {
     /// A new app with no sockets.
     pub(crate) fn new(config: AppConfig) -> Self {
+        let history = history::History::new(
+            config.event_history,
+            Duration::from_secs(config.event_history_max_age),
+        );
         App {
             id: Arc::from(config.id.as_str()),
             config,
             channels: ChannelRegistry::new(),
             sockets: SocketIndex::default(),
             cache: DashMap::new(),
+            history,
             cache_writes: AtomicUsize::new(0),
         }
     }
@@ -100,6 +109,9 @@ impl App {
                 self.cache.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
             }
         }
+        // Logged before it is queued, so a stream woken by this frame
+        // finds it in the log.
+        self.history.record(channel, frame);
         self.channels.broadcast(channel.as_str(), frame, except)
     }
 

@@ -144,6 +144,11 @@ pub struct AppConfig {
     pub max_channels_per_event: usize,
     /// Most events in one `POST /batch_events`.
     pub max_batch_size: usize,
+    /// Recent events kept for event streams to resume (`Last-Event-ID`),
+    /// over every channel a stream reads; 0 turns resume off.
+    pub event_history: usize,
+    /// Seconds an event (and a channel no stream reads any more) is kept.
+    pub event_history_max_age: u64,
 }
 
 impl Default for AppConfig {
@@ -165,6 +170,8 @@ impl Default for AppConfig {
             max_event_payload: None,
             max_channels_per_event: 100,
             max_batch_size: 100,
+            event_history: 1000,
+            event_history_max_age: 300,
         }
     }
 }

@@ -11,6 +11,17 @@
 //! [`HEARTBEAT`] so proxies keep the stream open; `X-Accel-Buffering: no`
 //! asks nginx not to buffer it.
 //!
+//! **Resume.** Every event carries `id: EPOCH-SEQ` from the app's
+//! [`History`](crate::apps::history::History). A client that reconnects
+//! with `Last-Event-ID` (browsers send it by themselves; a first
+//! connection can pass `?lastEventId=`) gets exactly the events it missed,
+//! in order, before live ones. When they are no longer kept (too old, the
+//! id is from another run or node, history is off) the stream starts with
+//! `event: clarion:refetch` (`data: {"reason":…}`): the client must reload
+//! its state. An id that is not of the form `EPOCH-SEQ` is refused (400).
+//! Live events are read from the same log, so a stream never skips one
+//! between resume and live, and never repeats one.
+//!
 //! The stream is a subscriber like any other: it subscribes through the
 //! `subscriptions` seam (occupancy, queries and lifecycle events count it)
 //! with a [`SocketHandle`] that only queues, and its body drains that queue.
@@ -36,6 +47,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
+use crate::apps::history::ForeignId;
 use crate::apps::App;
 use crate::node::{ConnectionSlot, Node};
 use crate::outbound::{Frame, SocketHandle};
@@ -72,6 +84,9 @@ pub(crate) enum SseRefused {
     /// The `Origin` is not allowed for this app.
     #[error("origin not allowed")]
     Origin,
+    /// `Last-Event-ID` is not one of our ids.
+    #[error(transparent)]
+    ForeignId(#[from] ForeignId),
     /// The process or the app is at its connection limit.
     #[error("over connection capacity; retry later")]
     OverCapacity,
@@ -83,7 +98,8 @@ impl SseRefused {
             SseRefused::UnknownApp(_) => StatusCode::NOT_FOUND,
             SseRefused::NoChannels
             | SseRefused::TooManyChannels
-            | SseRefused::InvalidChannel(_) => StatusCode::BAD_REQUEST,
+            | SseRefused::InvalidChannel(_)
+            | SseRefused::ForeignId(_) => StatusCode::BAD_REQUEST,
             SseRefused::NeedsAuth(_) => StatusCode::UNAUTHORIZED,
             SseRefused::Origin => StatusCode::FORBIDDEN,
             SseRefused::OverCapacity => StatusCode::SERVICE_UNAVAILABLE,
@@ -148,6 +164,13 @@ fn open(
         return Err(SseRefused::Origin);
     }
     let envelope = matches!(param("envelope"), Some("1" | "true"));
+    let last_id = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| param("lastEventId"))
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned);
     let slot = node.claim_slot().ok_or(SseRefused::OverCapacity)?;
     let handle = SocketHandle::new(node.server.outbound_queue_capacity);
     let socket_id = app
@@ -159,10 +182,19 @@ fn open(
         socket_id,
         handle,
         channels: Vec::new(),
+        watched: Vec::new(),
+        cursor: 0,
+        refetch: None,
         envelope,
         shutdown: node.shutdown.token.clone(),
         _slot: slot,
     };
+    // Watch before subscribing: an event published in between is logged
+    // after the cursor, so the first read finds it.
+    let resume = stream.app.history.open(&channels, last_id.as_deref())?;
+    stream.watched.clone_from(&channels);
+    stream.cursor = resume.cursor;
+    stream.refetch = resume.refetch;
     for channel in channels {
         let t = subscriptions::subscribe(
             &stream.node,
@@ -211,6 +243,12 @@ struct Stream {
     socket_id: SocketId,
     handle: SocketHandle,
     channels: Vec<ChannelName>,
+    /// Channels this stream watches in the app's history.
+    watched: Vec<ChannelName>,
+    /// The last sequence number of the history this stream has considered.
+    cursor: u64,
+    /// Why the client must refetch its state, to tell it first.
+    refetch: Option<&'static str>,
     /// `data:` carries the whole Pusher message.
     envelope: bool,
     shutdown: CancellationToken,
@@ -223,6 +261,7 @@ impl Drop for Stream {
         for channel in std::mem::take(&mut self.channels) {
             subscriptions::unsubscribe(&self.node, &self.app, self.socket_id, &channel);
         }
+        self.app.history.close(&self.watched);
         self.app.remove_socket(self.socket_id);
     }
 }
@@ -235,8 +274,17 @@ impl Stream {
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
             let mut out = String::new();
-            while let Some(frame) = self.handle.pop() {
-                write_event(&mut out, &frame, self.envelope);
+            if let Some(reason) = self.refetch.take() {
+                write_refetch(&mut out, &self.app.history.id(self.cursor), reason);
+            }
+            if self.app.history.enabled() {
+                // The queue only wakes the stream; events come from the log.
+                while self.handle.pop().is_some() {}
+                self.read_history(&mut out);
+            } else {
+                while let Some(frame) = self.handle.pop() {
+                    write_event(&mut out, &frame, self.envelope, None);
+                }
             }
             if !out.is_empty() {
                 return Some(Bytes::from(out));
@@ -251,6 +299,44 @@ impl Stream {
             }
         }
     }
+}
+
+impl Stream {
+    /// Appends the logged events after the cursor and advances it.
+    fn read_history(&mut self, out: &mut String) {
+        let history = &self.app.history;
+        match history.read(&self.channels, self.cursor) {
+            Ok((entries, cursor)) => {
+                for entry in entries {
+                    write_event(
+                        out,
+                        &entry.frame,
+                        self.envelope,
+                        Some(&history.id(entry.seq)),
+                    );
+                }
+                self.cursor = cursor;
+            }
+            Err(cursor) => {
+                self.cursor = cursor;
+                write_refetch(
+                    out,
+                    &history.id(cursor),
+                    "the stream fell behind the history",
+                );
+            }
+        }
+    }
+}
+
+/// Appends the event that tells a client to reload its state.
+fn write_refetch(out: &mut String, id: &str, reason: &str) {
+    let data = serde_json::json!({ "reason": reason }).to_string();
+    out.push_str("id: ");
+    out.push_str(id);
+    out.push_str("\nevent: clarion:refetch\ndata: ");
+    out.push_str(&data);
+    out.push_str("\n\n");
 }
 
 fn stream_response(stream: Stream) -> Response<Body> {
@@ -282,7 +368,7 @@ struct Message<'a> {
 
 /// Appends `frame` as one SSE event; protocol messages (`pusher:…`,
 /// `pusher_internal:…`) are not events of the app and are skipped.
-fn write_event(out: &mut String, frame: &Frame, envelope: bool) {
+fn write_event(out: &mut String, frame: &Frame, envelope: bool, id: Option<&str>) {
     let text = frame.as_str();
     let Ok(message) = serde_json::from_str::<Message<'_>>(text) else {
         return;
@@ -304,6 +390,11 @@ fn write_event(out: &mut String, frame: &Frame, envelope: bool) {
             None => String::new(),
         }
     };
+    if let Some(id) = id {
+        out.push_str("id: ");
+        out.push_str(id);
+        out.push('\n');
+    }
     out.push_str("event: ");
     out.push_str(name);
     out.push('\n');

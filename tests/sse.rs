@@ -23,9 +23,14 @@ struct SseClient {
 
 impl SseClient {
     async fn open(addr: SocketAddr, path: &str) -> SseClient {
+        SseClient::open_with(addr, path, "").await
+    }
+
+    /// Opens a stream with extra request header lines (`Name: value\r\n`).
+    async fn open_with(addr: SocketAddr, path: &str, headers: &str) -> SseClient {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
         let request =
-            format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n{headers}\r\n");
         stream.write_all(request.as_bytes()).await.expect("write");
         let mut client = SseClient {
             stream,
@@ -75,6 +80,19 @@ impl SseClient {
         }
     }
 
+    /// The next SSE event (up to its blank line), split into its `id` and
+    /// the rest.
+    async fn event(&mut self) -> (String, String) {
+        let block = self.until("\n\n").await;
+        match block
+            .strip_prefix("id: ")
+            .and_then(|rest| rest.split_once('\n'))
+        {
+            Some((id, rest)) => (id.to_owned(), rest.to_owned()),
+            None => (String::new(), block),
+        }
+    }
+
     /// Waits until the decoded body contains `needle`; returns what came
     /// before it (and it), consuming that much.
     async fn until(&mut self, needle: &str) -> String {
@@ -114,15 +132,19 @@ async fn events_arrive_with_name_and_data_as_published() {
     server
         .trigger("deployments", "deployment_progress", "line one\nline two")
         .await;
-    let first = sse.until("\n\n").await;
+    let (first_id, first) = sse.event().await;
     assert_eq!(
         first,
         "event: container_status_changed\ndata: {\"id\":\"web-1\",\"status\":\"running\"}\n\n"
     );
-    let second = sse.until("\n\n").await;
+    let (second_id, second) = sse.event().await;
     assert_eq!(
         second,
         "event: deployment_progress\ndata: line one\ndata: line two\n\n"
+    );
+    assert!(
+        !first_id.is_empty() && first_id != second_id,
+        "{first_id} {second_id}"
     );
     server.shutdown().await;
 }
@@ -133,7 +155,7 @@ async fn the_envelope_tells_channels_apart() {
     let mut sse = SseClient::open(server.addr, "/app/app-key/events?channels=a,b&envelope=1").await;
     sse.until("retry: 2000\n\n").await;
     server.trigger("b", "tick", "2").await;
-    let event = sse.until("\n\n").await;
+    let (_, event) = sse.event().await;
     assert_eq!(
         event,
         "event: tick\ndata: {\"event\":\"tick\",\"channel\":\"b\",\"data\":\"2\"}\n\n"
@@ -252,4 +274,73 @@ async fn shutdown_ends_the_stream() {
         .await
         .expect("shutdown in time")
         .expect("join");
+}
+
+#[tokio::test]
+async fn last_event_id_resumes_exactly_after_the_last_event_seen() {
+    let server = TestServer::start().await;
+    let path = "/app/app-key/events?channels=deployments,containers";
+    let mut sse = SseClient::open(server.addr, path).await;
+    sse.until("retry: 2000\n\n").await;
+    server
+        .trigger("deployments", "deployment_progress", "10%")
+        .await;
+    server
+        .trigger("containers", "container_status_changed", "starting")
+        .await;
+    sse.event().await;
+    let (last_seen, _) = sse.event().await;
+    drop(sse);
+    // Published while the client is away (and on a channel it does not read).
+    server
+        .trigger("deployments", "deployment_progress", "60%")
+        .await;
+    server.trigger("elsewhere", "noise", "x").await;
+    server
+        .trigger("containers", "container_status_changed", "running")
+        .await;
+
+    let header = format!("Last-Event-ID: {last_seen}\r\n");
+    let mut back = SseClient::open_with(server.addr, path, &header).await;
+    back.until("retry: 2000\n\n").await;
+    let (_, missed_1) = back.event().await;
+    let (_, missed_2) = back.event().await;
+    assert_eq!(missed_1, "event: deployment_progress\ndata: 60%\n\n");
+    assert_eq!(
+        missed_2,
+        "event: container_status_changed\ndata: running\n\n"
+    );
+    server
+        .trigger("deployments", "deployment_progress", "100%")
+        .await;
+    let (_, live) = back.event().await;
+    assert_eq!(
+        live, "event: deployment_progress\ndata: 100%\n\n",
+        "then live, nothing twice"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_id_that_cannot_be_resumed_asks_the_client_to_refetch() {
+    let server = TestServer::start().await;
+    let mut sse = SseClient::open_with(
+        server.addr,
+        "/app/app-key/events?channels=status",
+        "Last-Event-ID: 1-5\r\n",
+    )
+    .await;
+    sse.until("retry: 2000\n\n").await;
+    let (id, refetch) = sse.event().await;
+    assert!(!id.is_empty());
+    assert_eq!(
+        refetch,
+        "event: clarion:refetch\ndata: {\"reason\":\"the id is from another server run or node\"}\n\n"
+    );
+    server
+        .trigger("status", "service.status.changed", "up")
+        .await;
+    let (_, live) = sse.event().await;
+    assert_eq!(live, "event: service.status.changed\ndata: up\n\n");
+    server.shutdown().await;
 }

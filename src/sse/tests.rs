@@ -5,7 +5,7 @@ use super::*;
 
 fn sse(text: &str, envelope: bool) -> String {
     let mut out = String::new();
-    write_event(&mut out, &Frame::text(text), envelope);
+    write_event(&mut out, &Frame::text(text), envelope, None);
     out
 }
 
@@ -76,4 +76,20 @@ fn channel_lists_are_checked() {
         names(&many.join(",")),
         Err(SseRefused::TooManyChannels)
     ));
+}
+
+#[test]
+fn ids_and_the_refetch_event() {
+    let mut out = String::new();
+    write_event(
+        &mut out,
+        &Frame::text(r#"{"event":"e","channel":"c","data":"1"}"#),
+        false,
+        Some("17-3"),
+    );
+    write_refetch(&mut out, "17-9", "gone");
+    assert_eq!(
+        out,
+        "id: 17-3\nevent: e\ndata: 1\n\nid: 17-9\nevent: clarion:refetch\ndata: {\"reason\":\"gone\"}\n\n"
+    );
 }

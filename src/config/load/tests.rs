@@ -669,6 +669,7 @@ fn zero_limits_in_the_file_are_rejected() {
         "activity_timeout",
         "max_message_size",
         "max_batch_size",
+        "event_history_max_age",
     ] {
         let text = err(Some(&format!("{APP}{option} = 0\n")), None, &[]);
         assert!(

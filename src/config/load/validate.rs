@@ -136,6 +136,7 @@ fn validate_app(app: &AppConfig) -> Result<(), String> {
         ("max_message_size", app.max_message_size == 0),
         ("max_channels_per_event", app.max_channels_per_event == 0),
         ("max_batch_size", app.max_batch_size == 0),
+        ("event_history_max_age", app.event_history_max_age == 0),
         (
             "rate_limiting.max_attempts",
             limits.enabled && limits.max_attempts == 0,

@@ -66,3 +66,36 @@ test('envelope=1 tells the channels of one stream apart', async () => {
     es.close();
   }
 });
+
+test('a stream opened after the last id it saw gets exactly the missed events', async () => {
+  const first = open('channels=deployments.9');
+  let lastId;
+  try {
+    await opened(first);
+    const got = waitFor((resolve) => {
+      first.addEventListener('deployment_progress', (e) => resolve(e));
+    }, undefined, 'first progress event');
+    await env.sdk.trigger('deployments.9', 'deployment_progress', { percent: 10 });
+    const e = await got;
+    assert.deepEqual(JSON.parse(e.data), { percent: 10 });
+    assert.match(e.lastEventId, /^\d+-\d+$/);
+    lastId = e.lastEventId;
+  } finally {
+    first.close();
+  }
+  await env.sdk.trigger('deployments.9', 'deployment_progress', { percent: 60 });
+  await env.sdk.trigger('deployments.9', 'deployment_progress', { percent: 100 });
+  const back = open(`channels=deployments.9&lastEventId=${encodeURIComponent(lastId)}`);
+  try {
+    const seen = [];
+    const both = waitFor((resolve) => {
+      back.addEventListener('deployment_progress', (ev) => {
+        seen.push(JSON.parse(ev.data).percent);
+        if (seen.length === 2) resolve(seen);
+      });
+    }, undefined, 'the missed events');
+    assert.deepEqual(await both, [60, 100]);
+  } finally {
+    back.close();
+  }
+});

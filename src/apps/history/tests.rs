@@ -1,0 +1,139 @@
+//! The log: only watched channels, exact resume, refusal to resume past
+//! what is kept, ids of another run.
+
+use super::*;
+
+fn ch(name: &str) -> ChannelName {
+    ChannelName::parse(name).expect("valid")
+}
+
+fn frame(n: u64) -> Frame {
+    Frame::text(&format!(r#"{{"event":"e","channel":"c","data":"{n}"}}"#))
+}
+
+fn seqs(entries: &[Entry]) -> Vec<u64> {
+    entries.iter().map(|e| e.seq).collect()
+}
+
+#[test]
+fn only_watched_channels_are_logged_and_read_back_in_order() {
+    let h = History::new(100, Duration::from_secs(60));
+    h.record(&ch("a"), &frame(0));
+    let start = h.open(&[ch("a"), ch("b")], None).expect("ok");
+    assert_eq!(
+        start,
+        Resume {
+            cursor: 0,
+            refetch: None
+        },
+        "nothing was logged before"
+    );
+    h.record(&ch("a"), &frame(1));
+    h.record(&ch("other"), &frame(2));
+    h.record(&ch("b"), &frame(3));
+    let (entries, cursor) = h.read(&[ch("a"), ch("b")], 0).expect("kept");
+    assert_eq!(seqs(&entries), [1, 2]);
+    assert_eq!(cursor, 2);
+    let (only_b, _) = h.read(&[ch("b")], 0).expect("kept");
+    assert_eq!(seqs(&only_b), [2]);
+}
+
+#[test]
+fn a_resume_gets_exactly_what_was_missed() {
+    let h = History::new(100, Duration::from_secs(60));
+    let channels = [ch("a")];
+    h.open(&channels, None).expect("ok");
+    for n in 1..=5 {
+        h.record(&ch("a"), &frame(n));
+    }
+    h.close(&channels);
+    h.record(&ch("a"), &frame(6));
+    let last_seen = h.id(3);
+    let resume = h.open(&channels, Some(&last_seen)).expect("ours");
+    assert_eq!(
+        resume,
+        Resume {
+            cursor: 3,
+            refetch: None
+        }
+    );
+    let (entries, _) = h.read(&channels, resume.cursor).expect("kept");
+    assert_eq!(
+        seqs(&entries),
+        [4, 5, 6],
+        "logged while no stream was open too"
+    );
+}
+
+#[test]
+fn resuming_past_what_is_kept_asks_for_a_refetch() {
+    let h = History::new(3, Duration::from_secs(60));
+    let channels = [ch("a")];
+    h.open(&channels, None).expect("ok");
+    for n in 1..=5 {
+        h.record(&ch("a"), &frame(n));
+    }
+    let too_old = h.open(&channels, Some(&h.id(1))).expect("ours");
+    assert_eq!(too_old.cursor, 5);
+    assert!(too_old.refetch.is_some());
+    assert!(h
+        .open(&channels, Some(&h.id(2)))
+        .expect("ours")
+        .refetch
+        .is_none());
+    // A live reader that fell behind the log is told too.
+    assert_eq!(h.read(&channels, 1).map(|(e, _)| e.len()), Err(5));
+}
+
+#[test]
+fn ids_of_another_run_or_before_the_watch_began_are_not_resumed() {
+    let h = History::new(10, Duration::from_secs(60));
+    h.open(&[ch("a")], None).expect("ok");
+    h.record(&ch("a"), &frame(1));
+    h.record(&ch("a"), &frame(2));
+    let other_run = format!("{}-1", h.epoch + 1);
+    assert!(h
+        .open(&[ch("a")], Some(&other_run))
+        .expect("well formed")
+        .refetch
+        .is_some());
+    let future = h.id(99);
+    assert!(h
+        .open(&[ch("a")], Some(&future))
+        .expect("well formed")
+        .refetch
+        .is_some());
+    // Channel b was not watched before seq 2: events before then were not kept.
+    let joined_late = h.open(&[ch("a"), ch("b")], Some(&h.id(1))).expect("ours");
+    assert!(joined_late.refetch.is_some());
+    for bad in ["", "abc", "1-", "-1", "1-2-3", "x-1"] {
+        assert!(h.open(&[ch("a")], Some(bad)).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn history_off_logs_nothing_and_refuses_resume() {
+    let h = History::new(0, Duration::from_secs(60));
+    let start = h.open(&[ch("a")], Some(&h.id(0))).expect("well formed");
+    assert!(start.refetch.is_some());
+    h.record(&ch("a"), &frame(1));
+    assert_eq!(h.read(&[ch("a")], 0).map(|(e, _)| e.len()), Ok(0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn entries_and_idle_watches_expire() {
+    let h = History::new(100, Duration::from_secs(10));
+    let channels = [ch("a")];
+    h.open(&channels, None).expect("ok");
+    h.record(&ch("a"), &frame(1));
+    h.close(&channels);
+    tokio::time::advance(Duration::from_secs(11)).await;
+    h.record(&ch("a"), &frame(2));
+    assert_eq!(
+        h.watching.load(Ordering::Acquire),
+        0,
+        "the idle watch expired"
+    );
+    let (entries, _) = h.read(&channels, 0).map_err(|_| ()).unwrap_or_default();
+    assert!(entries.is_empty(), "the old entry expired");
+}
