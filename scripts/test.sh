@@ -13,6 +13,8 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+# Example pages are tested in Debian's Chromium, driven by playwright-core.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 # Debian's python3 has no venv/pip until python3-venv is installed.
 python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' >/dev/null 2>&1 ||
   need_apt+=(python3-venv)
@@ -38,12 +40,15 @@ cargo build --locked -p clarion --bin clarion
 target_dir=$(cargo metadata --format-version 1 --no-deps --locked |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 export CLARION_BIN="$target_dir/debug/clarion"
-echo "== real-client tests (pusher-js, laravel-echo, pusher SDK)"
-(cd tests/clients && npm ci --no-audit --no-fund --loglevel=error && npm test) 2>&1 | tee -a "$log"
-echo "== official Python SDK tests (pusher 3.3.4)"
 venv="$target_dir/sdk-python-venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/sdk-python/requirements.txt
+# The examples' Python publishers run with the official SDK installed here.
+export CLARION_PYTHON="$venv/bin/python"
+export CLARION_CHROMIUM="${CLARION_CHROMIUM:-$(command -v chromium)}"
+echo "== real-client tests (pusher-js, laravel-echo, pusher SDK, eventsource, example pages in Chromium)"
+(cd tests/clients && npm ci --no-audit --no-fund --loglevel=error && npm test) 2>&1 | tee -a "$log"
+echo "== official Python SDK tests (pusher 3.3.4)"
 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/sdk-python 2>&1 | tee -a "$log"
 # One closing line for everything that ran (cargo's, node's and pytest's own
 # summaries above).
