@@ -1,0 +1,13 @@
+use super::*;
+
+#[test]
+fn splits_urls_with_and_without_prefix() {
+    let (h, p, pre) = split_url("ws://127.0.0.1:8080", &["ws"], 80).unwrap_or_default();
+    assert_eq!((h.as_str(), p, pre.as_str()), ("127.0.0.1", 8080, ""));
+    let (h, p, pre) = split_url("ws://localhost/reverb/", &["ws"], 80).unwrap_or_default();
+    assert_eq!((h.as_str(), p, pre.as_str()), ("localhost", 80, "/reverb"));
+    let (h, _, _) = split_url("ws://[::1]:9000", &["ws"], 80).unwrap_or_default();
+    assert_eq!(host_header(&h, 9000), "[::1]:9000");
+    assert!(split_url("wss://x", &["ws"], 80).is_err());
+    assert!(split_url("not a url", &["ws"], 80).is_err());
+}
