@@ -14,6 +14,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use tokio::time::Instant;
 
+use crate::auth::jwt::Verifier;
 use crate::channels::ChannelRegistry;
 use crate::config::AppConfig;
 use crate::outbound::{Frame, SocketHandle};
@@ -39,6 +40,9 @@ pub(crate) struct App {
     cache: DashMap<ChannelName, (Frame, Instant)>,
     /// Cache writes since the last sweep of expired cache entries.
     cache_writes: AtomicUsize,
+    /// Verifies the bearer tokens of the built-in channel-authorisation
+    /// endpoint; `None` when the endpoint is off.
+    pub(crate) auth_endpoint: Option<Verifier>,
 }
 
 /// Cache writes between two sweeps of expired entries, so channels that are
@@ -48,7 +52,17 @@ const CACHE_SWEEP_EVERY: usize = 1024;
 impl App {
     /// A new app with no sockets.
     pub(crate) fn new(config: AppConfig) -> Self {
+        // `config::load` has checked the key; a config built by hand with
+        // an unusable one leaves the endpoint off.
+        let auth_endpoint = config.auth.as_ref().and_then(|auth| {
+            auth.verifier()
+                .map_err(|e| {
+                    tracing::error!(app = %config.id, error = %e, "auth endpoint off: unusable key");
+                })
+                .ok()
+        });
         App {
+            auth_endpoint,
             id: Arc::from(config.id.as_str()),
             config,
             channels: ChannelRegistry::new(),

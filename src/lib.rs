@@ -17,6 +17,7 @@
 //! | `subscriptions` | the subscribe/unsubscribe seam: registry, user index, cluster, lifecycle |
 //! | `connection` | one task per WebSocket; `connection/session.rs` applies its messages |
 //! | `http_api` | the signed Pusher REST API |
+//! | `auth_endpoint` | the built-in channel-authorisation endpoint (JWT bearer → channel/user auth), off by default |
 //! | [`server`] | binding, routing, upgrades, graceful shutdown |
 //! | [`shutdown`] | signals, cancellation token and task tracker |
 //!
@@ -32,6 +33,7 @@
 mod adapter;
 mod apps;
 pub mod auth;
+mod auth_endpoint;
 pub mod channels;
 pub mod config;
 mod connection;

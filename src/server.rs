@@ -1,6 +1,8 @@
 //! The composition root: binds the listener, serves HTTP/1.1 on every
 //! connection, routes (`/app/{key}` upgrades to a WebSocket, `/apps/…` is
-//! the HTTP API, `/up` the health check), spawns tracked tasks and drains
+//! the HTTP API, `/app/{key}/auth`, `/app/{key}/user-auth` and
+//! `/broadcasting/…` the built-in channel-authorisation endpoint, `/up` the
+//! health check), spawns tracked tasks and drains
 //! them on shutdown. Nothing depends on this module.
 
 use std::convert::Infallible;
@@ -26,6 +28,7 @@ use crate::adapter::local::LocalAdapter;
 use crate::adapter::redis::RedisAdapter;
 use crate::adapter::Adapter;
 use crate::apps::AppRegistry;
+use crate::auth_endpoint;
 use crate::config::Config;
 use crate::connection::{self, Admission, ReadHalf};
 use crate::http_api;
@@ -189,6 +192,9 @@ async fn route(node: Arc<Node>, req: Request<Incoming>) -> Result<HttpResponse, 
     let Some(path) = req.uri().path().strip_prefix(prefix).map(str::to_owned) else {
         return Ok(text(StatusCode::NOT_FOUND, "Not found."));
     };
+    if let Some((target, kind)) = auth_endpoint::route(&path) {
+        return Ok(auth_endpoint::handle(&node, req, target, kind).await);
+    }
     if let Some(key) = path.strip_prefix("/app/") {
         let key = key.to_owned();
         return Ok(upgrade(&node, req, &key));
