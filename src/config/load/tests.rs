@@ -126,6 +126,11 @@ fn sample_config_commented_out_options_are_valid() {
     assert_eq!(cfg.apps[0].max_connections, Some(1_000));
     assert_eq!(cfg.apps[0].user_authentication_timeout, Some(30));
     assert_eq!(cfg.apps[0].max_event_payload, Some(10_240));
+    let auth = cfg.apps[0].auth.as_ref().expect("auth endpoint on");
+    assert_eq!(auth.jwt_secret.as_deref(), Some("change-me"));
+    assert_eq!(auth.algorithm, Some(JwtAlgorithm::Hs256));
+    assert_eq!(auth.issuer.as_deref(), Some("https://id.example.com"));
+    assert_eq!(auth.audience.as_deref(), Some("clarion"));
     assert_eq!(cfg.scaling.url.as_deref(), Some("redis://127.0.0.1:6379/0"));
     assert_eq!(cfg.scaling.username.as_deref(), Some("default"));
     assert_eq!(cfg.scaling.password.as_deref(), Some("secret"));
