@@ -153,7 +153,10 @@ pub(crate) async fn handle(
         _ => Err(EndpointError::Method),
     };
     let mut res = result.unwrap_or_else(|e| refuse(&e, kind));
-    res.headers_mut().extend(cors);
+    let headers = res.headers_mut();
+    headers.extend(cors);
+    // A signature is for one socket: no cache may keep it.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
@@ -239,10 +242,13 @@ async fn answer(
 ) -> Result<HttpResponse, EndpointError> {
     let token = bearer(req.headers()).ok_or(EndpointError::MissingToken)?;
     let claims = verifier.verify(token)?;
-    let json_body = is_json(req.headers());
+    let declared_json = is_json(req.headers());
     let body = http_api::read_body(req, node.server.max_request_size)
         .await
         .map_err(EndpointError::Body)?;
+    // A JSON object sent without its content type is still JSON: no form
+    // body starts with `{`.
+    let json_body = declared_json || body.trim_ascii_start().starts_with(b"{");
     let fields = Fields::parse(&body, json_body)?;
     let key = &app.config.key;
     let secret = &app.config.secret;

@@ -112,8 +112,21 @@ async fn private_channel_auth_from_a_form_body_is_accepted_by_the_server() {
     let res = channel_auth(&server, &jwt, &client.socket_id, "private-orders").await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.header("content-type"), Some("application/json"));
+    assert_eq!(res.header("cache-control"), Some("no-store"));
     let answer = res.json();
     assert!(answer.get("channel_data").is_none());
+    // The same request as JSON, even without its content type, signs the same.
+    let body = json!({"socket_id": client.socket_id, "channel_name": "private-orders"}).to_string();
+    let bearer = format!("Bearer {jwt}");
+    let again = post(
+        &server,
+        "/app/app-key/auth",
+        &[("Authorization", &bearer)],
+        "text/plain",
+        &body,
+    )
+    .await;
+    assert_eq!(again.json(), answer);
     client
         .send_subscribe(json!({"channel":"private-orders","auth":answer["auth"]}))
         .await;
