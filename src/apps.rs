@@ -16,6 +16,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use tokio::time::Instant;
 
+use crate::auth::jwt::Verifier;
 use crate::channels::ChannelRegistry;
 use crate::config::AppConfig;
 use crate::outbound::{Frame, SocketHandle};
@@ -43,6 +44,9 @@ pub(crate) struct App {
     pub(crate) history: history::History,
     /// Cache writes since the last sweep of expired cache entries.
     cache_writes: AtomicUsize,
+    /// Verifies the bearer tokens of the built-in channel-authorisation
+    /// endpoint; `None` when the endpoint is off.
+    pub(crate) auth_endpoint: Option<Verifier>,
 }
 
 /// Cache writes between two sweeps of expired entries, so channels that are
@@ -56,7 +60,17 @@ impl App {
             config.event_history,
             Duration::from_secs(config.event_history_max_age),
         );
+        // `config::load` has checked the key; a config built by hand with
+        // an unusable one leaves the endpoint off.
+        let auth_endpoint = config.auth.as_ref().and_then(|auth| {
+            auth.verifier()
+                .map_err(|e| {
+                    tracing::error!(app = %config.id, error = %e, "auth endpoint off: unusable key");
+                })
+                .ok()
+        });
         App {
+            auth_endpoint,
             id: Arc::from(config.id.as_str()),
             config,
             channels: ChannelRegistry::new(),

@@ -1,9 +1,11 @@
 //! HMAC-SHA256 signatures: channel auth, user sign-in and (in
-//! [`http_signature`]) the HTTP API's request signing. Pure, no IO.
+//! [`http_signature`]) the HTTP API's request signing; `jwt` verifies the
+//! bearer tokens of the built-in channel-authorisation endpoint. Pure, no IO.
 //!
 //! Every comparison is constant-time (`Mac::verify_slice`).
 
 pub mod http_signature;
+pub(crate) mod jwt;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

@@ -11,7 +11,12 @@ mod load;
 
 pub use load::{load, uses_development_app, ConfigError, Sources};
 
+use std::path::PathBuf;
+
 use serde::Deserialize;
+
+pub use crate::auth::jwt::JwtAlgorithm;
+use crate::auth::jwt::{JwtKey, Verifier};
 
 /// The whole configuration of one Clarion process.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -149,6 +154,79 @@ pub struct AppConfig {
     pub event_history: usize,
     /// Seconds an event (and a channel no stream reads any more) is kept.
     pub event_history_max_age: u64,
+    /// The built-in channel-authorisation endpoint (`[apps.auth]`); off
+    /// when absent.
+    pub auth: Option<AuthEndpointConfig>,
+}
+
+/// The built-in channel-authorisation endpoint of one app (`[apps.auth]`):
+/// `POST /app/{key}/auth` and `/user-auth` sign subscriptions for bearers
+/// of a JWT verified with exactly one of `jwt_secret` or `jwt_public_key`.
+#[derive(Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthEndpointConfig {
+    /// Shared secret of HS256 tokens (`CLARION_AUTH_JWT_SECRET`).
+    pub jwt_secret: Option<String>,
+    /// PEM file of an RSA or EC public key (`CLARION_AUTH_JWT_PUBLIC_KEY`);
+    /// a relative path is taken from the config file's directory.
+    pub jwt_public_key: Option<PathBuf>,
+    /// The one algorithm accepted (`CLARION_AUTH_JWT_ALGORITHM`); by
+    /// default HS256 for a secret, RS256 for an RSA key, ES256 for an EC key.
+    pub algorithm: Option<JwtAlgorithm>,
+    /// Required `iss` claim (`CLARION_AUTH_JWT_ISSUER`).
+    pub issuer: Option<String>,
+    /// Required `aud` claim (`CLARION_AUTH_JWT_AUDIENCE`).
+    pub audience: Option<String>,
+    /// The text of `jwt_public_key`, read by [`load`] at start-up.
+    #[serde(skip)]
+    pub jwt_public_key_pem: Option<String>,
+}
+
+impl AuthEndpointConfig {
+    /// The verifier these settings describe, once [`load`] has read the key.
+    ///
+    /// # Errors
+    /// What is wrong with the key settings, in words for the operator.
+    pub(crate) fn verifier(&self) -> Result<Verifier, String> {
+        let key = match (
+            &self.jwt_secret,
+            &self.jwt_public_key,
+            &self.jwt_public_key_pem,
+        ) {
+            (Some(_), Some(_), _) => {
+                return Err("set jwt_secret or jwt_public_key, not both".to_owned())
+            }
+            (Some(secret), None, _) => JwtKey::Secret(secret),
+            (None, Some(_), Some(pem)) => JwtKey::PublicKeyPem(pem),
+            (None, Some(path), None) => {
+                return Err(format!("jwt_public_key {} was not read", path.display()))
+            }
+            (None, None, _) => {
+                return Err("the endpoint needs jwt_secret or jwt_public_key".to_owned())
+            }
+        };
+        let issuer = self.issuer.as_deref();
+        let audience = self.audience.as_deref();
+        Verifier::new(key, self.algorithm, issuer, audience).map_err(|e| {
+            match &self.jwt_public_key {
+                Some(path) if self.jwt_secret.is_none() => format!("{e} ({})", path.display()),
+                _ => e.to_string(),
+            }
+        })
+    }
+}
+
+impl std::fmt::Debug for AuthEndpointConfig {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthEndpointConfig")
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
+            .field("jwt_public_key", &self.jwt_public_key)
+            .field("algorithm", &self.algorithm)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for AppConfig {
@@ -172,6 +250,7 @@ impl Default for AppConfig {
             max_batch_size: 100,
             event_history: 1000,
             event_history_max_age: 300,
+            auth: None,
         }
     }
 }

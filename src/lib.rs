@@ -18,6 +18,7 @@
 //! | `connection` | one task per WebSocket; `connection/session.rs` applies its messages |
 //! | `http_api` | the signed Pusher REST API |
 //! | `sse` | Server-Sent Events streams of the same channels |
+//! | `auth_endpoint` | the built-in channel-authorisation endpoint (JWT bearer → channel/user auth), off by default |
 //! | [`server`] | binding, routing, upgrades, graceful shutdown |
 //! | [`shutdown`] | signals, cancellation token and task tracker |
 //! | [`trigger`] | `clarion trigger`: one signed `POST /apps/{id}/events` |
@@ -34,6 +35,7 @@
 mod adapter;
 mod apps;
 pub mod auth;
+mod auth_endpoint;
 pub mod channels;
 pub mod config;
 mod connection;

@@ -1,7 +1,9 @@
 //! The composition root: binds the listener, serves HTTP/1.1 on every
 //! connection, routes (`/app/{key}` upgrades to a WebSocket,
 //! `/app/{key}/events` is a Server-Sent Events stream, `/apps/…` is the
-//! HTTP API, `/up` the health check), spawns tracked tasks and drains
+//! HTTP API, `/app/{key}/auth`, `/app/{key}/user-auth` and
+//! `/broadcasting/…` the built-in channel-authorisation endpoint, `/up` the
+//! health check), spawns tracked tasks and drains
 //! them on shutdown. Nothing depends on this module.
 
 use std::convert::Infallible;
@@ -27,6 +29,7 @@ use crate::adapter::local::LocalAdapter;
 use crate::adapter::redis::RedisAdapter;
 use crate::adapter::Adapter;
 use crate::apps::AppRegistry;
+use crate::auth_endpoint;
 use crate::config::Config;
 use crate::connection::{self, Admission, ReadHalf};
 use crate::http_api;
@@ -212,6 +215,9 @@ async fn route_plain(node: Arc<Node>, req: Request<Incoming>) -> HttpResponse {
     let Some(path) = req.uri().path().strip_prefix(prefix).map(str::to_owned) else {
         return text(StatusCode::NOT_FOUND, "Not found.");
     };
+    if let Some((target, kind)) = auth_endpoint::route(&path) {
+        return auth_endpoint::handle(&node, req, target, kind).await;
+    }
     if let Some(key) = path.strip_prefix("/app/") {
         let key = key.to_owned();
         return upgrade(&node, req, &key);

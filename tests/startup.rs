@@ -1,7 +1,8 @@
 //! Start-up as an operator sees it, through the real binary: a bad
-//! configuration or a port in use stops it with one clear line, a
-//! capacity above the open-file limit is warned about, and a refused
-//! subscription's reason reaches the debug log.
+//! configuration (also an unusable JWT key) or a port in use stops it with
+//! one clear line, a capacity above the open-file limit is warned about,
+//! and a refused subscription's or channel authorisation's reason reaches
+//! the debug log, without the token.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -26,6 +27,55 @@ fn a_bad_configuration_stops_start_up_with_one_line() {
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(lines[0].contains("REVERB_SERVER_PORT"), "{stderr}");
+}
+
+#[test]
+fn an_unusable_jwt_key_stops_start_up_with_one_line() {
+    let private = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/jwt/rsa-private.pem"
+    );
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (
+            &[("CLARION_AUTH_JWT_PUBLIC_KEY", private)],
+            "holds a private key",
+        ),
+        (
+            &[(
+                "CLARION_AUTH_JWT_PUBLIC_KEY",
+                "/nonexistent/clarion-jwt.pem",
+            )],
+            "auth.jwt_public_key: cannot read /nonexistent/clarion-jwt.pem",
+        ),
+        (
+            &[
+                ("CLARION_AUTH_JWT_SECRET", "jwt"),
+                ("CLARION_AUTH_JWT_PUBLIC_KEY", private),
+            ],
+            "set jwt_secret or jwt_public_key, not both",
+        ),
+        (
+            &[
+                ("CLARION_AUTH_JWT_SECRET", "jwt"),
+                ("CLARION_AUTH_JWT_ALGORITHM", "none"),
+            ],
+            "CLARION_AUTH_JWT_ALGORITHM",
+        ),
+    ];
+    for (env, reason) in cases {
+        let out = clarion()
+            .env("REVERB_APP_ID", "1")
+            .env("REVERB_APP_KEY", "key")
+            .env("REVERB_APP_SECRET", "secret")
+            .envs(env.iter().copied())
+            .output()
+            .expect("run clarion");
+        assert_eq!(out.status.code(), Some(2), "{env:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(lines[0].contains(reason), "{stderr}");
+    }
 }
 
 #[test]
@@ -135,4 +185,48 @@ async fn refusal_reasons_reach_the_debug_log() {
         "{line}"
     );
     assert!(!line.contains("app-secret"), "no secret in the log: {line}");
+}
+
+#[test]
+fn auth_endpoint_refusals_reach_the_debug_log_without_the_token() {
+    use std::io::{Read, Write};
+
+    let mut child = spawn_server(&[
+        ("RUST_LOG", "clarion=debug"),
+        ("REVERB_APP_ID", "app-id"),
+        ("REVERB_APP_KEY", "app-key"),
+        ("REVERB_APP_SECRET", "app-secret"),
+        ("CLARION_AUTH_JWT_SECRET", "jwt-secret"),
+    ]);
+    let lines = stderr_lines(&mut child);
+    let listening = wait_for_line(&lines, "listening on");
+    let addr = listening
+        .rsplit("listening on ")
+        .next()
+        .expect("an address")
+        .trim()
+        .to_owned();
+    let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.bm90LWEtc2lnbmF0dXJl";
+    let body = "socket_id=1.2&channel_name=private-a";
+    let request = format!(
+        "POST /app/app-key/auth HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    let line = wait_for_line(&lines, "channel authorisation refused");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("Invalid token"), "{line}");
+    for secret in [token, "jwt-secret", "app-secret"] {
+        assert!(!line.contains(secret), "{secret} in the log: {line}");
+    }
 }

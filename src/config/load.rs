@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use super::{AppConfig, ClientEventsFrom, Config};
+use super::{AppConfig, AuthEndpointConfig, ClientEventsFrom, Config, JwtAlgorithm};
+use crate::auth::jwt::ALGORITHM_NAMES;
 
 mod dotenv;
 mod validate;
@@ -99,6 +100,11 @@ pub(super) const ENV_VARS: &[&str] = &[
     "REVERB_APP_RATE_LIMITING_DECAY_SECONDS",
     "REVERB_APP_RATE_LIMIT_TERMINATE",
     "REVERB_APP_ALLOWED_ORIGINS",
+    "CLARION_AUTH_JWT_SECRET",
+    "CLARION_AUTH_JWT_PUBLIC_KEY",
+    "CLARION_AUTH_JWT_ALGORITHM",
+    "CLARION_AUTH_JWT_ISSUER",
+    "CLARION_AUTH_JWT_AUDIENCE",
     "REVERB_SCALING_ENABLED",
     "REVERB_SCALING_CHANNEL",
     "REDIS_URL",
@@ -110,13 +116,14 @@ pub(super) const ENV_VARS: &[&str] = &[
 ];
 
 /// Whether `var` is a per-app option of the env app (a `REVERB_APP_*`
-/// variable beyond id, key and secret).
+/// variable beyond id, key and secret, or a `CLARION_AUTH_JWT_*` one).
 fn is_app_option(var: &str) -> bool {
-    var.starts_with("REVERB_APP_")
-        && !matches!(
-            var,
-            "REVERB_APP_ID" | "REVERB_APP_KEY" | "REVERB_APP_SECRET"
-        )
+    var.starts_with("CLARION_AUTH_JWT_")
+        || (var.starts_with("REVERB_APP_")
+            && !matches!(
+                var,
+                "REVERB_APP_ID" | "REVERB_APP_KEY" | "REVERB_APP_SECRET"
+            ))
 }
 
 /// URL schemes the redis client accepts (after [`normalise_redis_url`]).
@@ -150,6 +157,7 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
         cfg.apps.push(AppConfig::development());
         origins.push(AppOrigin::Development);
     }
+    read_public_keys(&mut cfg, &origins, file)?;
     validate(&cfg, &origins, file)?;
     Ok(cfg)
 }
@@ -492,6 +500,74 @@ fn apply_app(
             .filter(|origin| !origin.is_empty())
             .map(str::to_owned)
             .collect();
+    }
+    apply_auth(env, app)
+}
+
+/// Applies `CLARION_AUTH_*` to the env app's endpoint, turning it on when
+/// any is set. A secret or key from the environment replaces the other
+/// kind from the file; both set in the environment is an error later.
+fn apply_auth(env: &Env, app: &mut AppConfig) -> Result<(), ConfigError> {
+    let secret = env.string("CLARION_AUTH_JWT_SECRET");
+    let key = env.get("CLARION_AUTH_JWT_PUBLIC_KEY").map(PathBuf::from);
+    let algorithm = match env.get("CLARION_AUTH_JWT_ALGORITHM") {
+        Some(name) => Some(name.parse::<JwtAlgorithm>().map_err(|()| {
+            let reason = format!("expected one of {ALGORITHM_NAMES}");
+            env_error("CLARION_AUTH_JWT_ALGORITHM", name, &reason)
+        })?),
+        None => None,
+    };
+    let issuer = env.string("CLARION_AUTH_JWT_ISSUER");
+    let audience = env.string("CLARION_AUTH_JWT_AUDIENCE");
+    let any = secret.is_some()
+        || key.is_some()
+        || algorithm.is_some()
+        || issuer.is_some()
+        || audience.is_some();
+    if !any {
+        return Ok(());
+    }
+    let auth = app.auth.get_or_insert_with(AuthEndpointConfig::default);
+    if secret.is_some() || key.is_some() {
+        auth.jwt_secret = secret;
+        auth.jwt_public_key = key;
+    }
+    set(&mut auth.algorithm, algorithm.map(Some));
+    set(&mut auth.issuer, issuer.map(Some));
+    set(&mut auth.audience, audience.map(Some));
+    Ok(())
+}
+
+/// Reads every app's `auth.jwt_public_key` PEM file into
+/// `jwt_public_key_pem`. A relative path from the TOML file is taken from
+/// the file's directory; one from the environment, from the working
+/// directory.
+fn read_public_keys(
+    cfg: &mut Config,
+    origins: &[AppOrigin],
+    file: Option<&Path>,
+) -> Result<(), ConfigError> {
+    let base = file.and_then(Path::parent);
+    for (app, origin) in cfg.apps.iter_mut().zip(origins) {
+        let Some(auth) = app.auth.as_mut() else {
+            continue;
+        };
+        let Some(path) = auth.jwt_public_key.as_ref() else {
+            continue;
+        };
+        let from_file = matches!(origin, AppOrigin::File(_) | AppOrigin::FileAndEnv(_));
+        let full = match base {
+            Some(base) if from_file && path.is_relative() => base.join(path),
+            _ => path.clone(),
+        };
+        let pem = std::fs::read_to_string(&full).map_err(|e| {
+            ConfigError::Invalid(format!(
+                "{}: auth.jwt_public_key: cannot read {}: {e}",
+                origin.describe(file),
+                full.display()
+            ))
+        })?;
+        auth.jwt_public_key_pem = Some(pem);
     }
     Ok(())
 }

@@ -68,6 +68,12 @@ fn dotenv(text: &str) -> Vec<(String, String)> {
     parse_dotenv(text, &HashMap::new()).expect(".env parses")
 }
 
+/// A test RSA public key (the JWT tests' fixture).
+const RSA_PUBLIC_KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/jwt/rsa-public.pem"
+);
+
 const APP: &str = "[[apps]]\nid = \"1\"\nkey = \"k1\"\nsecret = \"s1\"\n";
 
 fn env_app(id: &str) -> AppConfig {
@@ -120,6 +126,11 @@ fn sample_config_commented_out_options_are_valid() {
     assert_eq!(cfg.apps[0].max_connections, Some(1_000));
     assert_eq!(cfg.apps[0].user_authentication_timeout, Some(30));
     assert_eq!(cfg.apps[0].max_event_payload, Some(10_240));
+    let auth = cfg.apps[0].auth.as_ref().expect("auth endpoint on");
+    assert_eq!(auth.jwt_secret.as_deref(), Some("change-me"));
+    assert_eq!(auth.algorithm, Some(JwtAlgorithm::Hs256));
+    assert_eq!(auth.issuer.as_deref(), Some("https://id.example.com"));
+    assert_eq!(auth.audience.as_deref(), Some("clarion"));
     assert_eq!(cfg.scaling.url.as_deref(), Some("redis://127.0.0.1:6379/0"));
     assert_eq!(cfg.scaling.username.as_deref(), Some("default"));
     assert_eq!(cfg.scaling.password.as_deref(), Some("secret"));
@@ -278,19 +289,33 @@ fn every_documented_variable_is_honoured() {
         ("REVERB_APP_KEY", "k"),
         ("REVERB_APP_SECRET", "s"),
     ];
-    let baseline = ok(None, None, &base);
+    // The endpoint's options beyond its key are compared with the endpoint
+    // on (a secret alone).
+    let with_secret = [base.as_slice(), &[("CLARION_AUTH_JWT_SECRET", "jwt")]].concat();
     for var in ENV_VARS {
         let value = match *var {
             "REVERB_SERVER_PATH" => "/p",
             "REDIS_URL" => "rediss://h:1/2",
             "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM" => "none",
+            "CLARION_AUTH_JWT_PUBLIC_KEY" => RSA_PUBLIC_KEY,
+            "CLARION_AUTH_JWT_ALGORITHM" => "HS512",
             v if v.ends_with("ENABLED") || v.ends_with("TERMINATE") => "true",
             "REVERB_APP_ID" | "REVERB_APP_KEY" | "REVERB_APP_SECRET" => continue,
             _ => "7",
         };
+        let base = match *var {
+            "CLARION_AUTH_JWT_ALGORITHM"
+            | "CLARION_AUTH_JWT_ISSUER"
+            | "CLARION_AUTH_JWT_AUDIENCE" => with_secret.as_slice(),
+            _ => base.as_slice(),
+        };
         let mut env = base.to_vec();
         env.push((var, value));
-        assert_ne!(ok(None, None, &env), baseline, "{var} is ignored");
+        assert_ne!(
+            ok(None, None, &env),
+            ok(None, None, base),
+            "{var} is ignored"
+        );
     }
 }
 
@@ -896,5 +921,144 @@ fn error_display_is_one_line() {
     assert_eq!(
         error.to_string(),
         "invalid REDIS_PORT=\"x\": expected a port"
+    );
+}
+
+#[test]
+fn auth_endpoint_is_off_unless_configured() {
+    assert_eq!(ok(Some(APP), None, &[]).apps[0].auth, None);
+}
+
+#[test]
+fn auth_table_in_toml_turns_the_endpoint_on() {
+    let text = format!(
+        "{APP}auth = {{ jwt_secret = \"j\", issuer = \"me\", audience = \"you\", algorithm = \"HS384\" }}\n"
+    );
+    let auth = ok(Some(&text), None, &[]).apps[0]
+        .auth
+        .clone()
+        .expect("auth on");
+    assert_eq!(auth.jwt_secret.as_deref(), Some("j"));
+    assert_eq!(auth.issuer.as_deref(), Some("me"));
+    assert_eq!(auth.audience.as_deref(), Some("you"));
+    assert_eq!(auth.algorithm, Some(JwtAlgorithm::Hs384));
+    // The subtable form, and a public key read relative to the file's
+    // directory (here an absolute path).
+    let text = format!("{APP}[apps.auth]\njwt_public_key = \"{RSA_PUBLIC_KEY}\"\n");
+    let auth = ok(Some(&text), None, &[]).apps[0]
+        .auth
+        .clone()
+        .expect("auth on");
+    assert!(auth
+        .jwt_public_key_pem
+        .as_deref()
+        .is_some_and(|pem| pem.contains("BEGIN PUBLIC KEY")));
+    // The secret never appears in Debug output.
+    let text = format!("{APP}auth = {{ jwt_secret = \"hush-hush\" }}\n");
+    let cfg = ok(Some(&text), None, &[]);
+    assert!(!format!("{cfg:?}").contains("hush-hush"));
+}
+
+#[test]
+fn a_relative_public_key_is_read_from_the_config_files_directory() {
+    let pem = std::fs::read_to_string(RSA_PUBLIC_KEY).expect("fixture");
+    let key = TempFile::new("jwt.pem", &pem);
+    let name = key.0.file_name().and_then(|n| n.to_str()).expect("name");
+    let text = format!("{APP}auth = {{ jwt_public_key = \"{name}\" }}\n");
+    let auth = ok(Some(&text), None, &[]).apps[0]
+        .auth
+        .clone()
+        .expect("auth on");
+    assert_eq!(auth.jwt_public_key_pem.as_deref(), Some(pem.as_str()));
+}
+
+#[test]
+fn env_turns_the_endpoint_on_for_the_env_app() {
+    let env = [
+        ("REVERB_APP_ID", "1"),
+        ("REVERB_APP_KEY", "k"),
+        ("REVERB_APP_SECRET", "s"),
+        ("CLARION_AUTH_JWT_SECRET", "j"),
+        ("CLARION_AUTH_JWT_ISSUER", "me"),
+        ("CLARION_AUTH_JWT_AUDIENCE", "you"),
+        ("CLARION_AUTH_JWT_ALGORITHM", "hs512"),
+    ];
+    let auth = ok(None, None, &env).apps[0].auth.clone().expect("auth on");
+    assert_eq!(auth.jwt_secret.as_deref(), Some("j"));
+    assert_eq!(auth.issuer.as_deref(), Some("me"));
+    assert_eq!(auth.audience.as_deref(), Some("you"));
+    assert_eq!(auth.algorithm, Some(JwtAlgorithm::Hs512));
+    // An env secret replaces the file's public key.
+    let text = format!("{APP}auth = {{ jwt_public_key = \"{RSA_PUBLIC_KEY}\" }}\n");
+    let env = [("REVERB_APP_ID", "1"), ("CLARION_AUTH_JWT_SECRET", "j")];
+    let auth = ok(Some(&text), None, &env).apps[0]
+        .auth
+        .clone()
+        .expect("auth on");
+    assert_eq!(auth.jwt_secret.as_deref(), Some("j"));
+    assert_eq!(auth.jwt_public_key, None);
+}
+
+#[test]
+fn bad_auth_settings_are_clear_errors() {
+    let file = |auth: &str| err(Some(&format!("{APP}auth = {{ {auth} }}\n")), None, &[]);
+    let both = file(&format!(
+        "jwt_secret = \"j\", jwt_public_key = \"{RSA_PUBLIC_KEY}\""
+    ));
+    assert!(
+        both.contains("apps[0]: auth: set jwt_secret or jwt_public_key, not both"),
+        "{both}"
+    );
+    let neither = file("issuer = \"me\"");
+    assert!(
+        neither.contains("auth: the endpoint needs jwt_secret or jwt_public_key"),
+        "{neither}"
+    );
+    let empty = file("jwt_secret = \"\"");
+    assert!(empty.contains("auth: jwt_secret is empty"), "{empty}");
+    let missing = file("jwt_public_key = \"/nonexistent/clarion-jwt.pem\"");
+    assert!(
+        missing.contains("apps[0]: auth.jwt_public_key: cannot read /nonexistent/clarion-jwt.pem"),
+        "{missing}"
+    );
+    let junk = TempFile::new("junk.pem", "not a key");
+    let junk = file(&format!("jwt_public_key = \"{}\"", junk.0.display()));
+    assert!(
+        junk.contains("auth: jwt_public_key is not a PEM RSA or EC public key"),
+        "{junk}"
+    );
+    let private = RSA_PUBLIC_KEY.replace("public", "private");
+    let private = file(&format!("jwt_public_key = \"{private}\""));
+    assert!(private.contains("holds a private key"), "{private}");
+    let mismatch = file("jwt_secret = \"j\", algorithm = \"RS256\"");
+    assert!(
+        mismatch.contains("algorithm Rs256 needs an RSA public key"),
+        "{mismatch}"
+    );
+    let unknown = file("jwt_secret = \"j\", algorithm = \"none\"");
+    assert!(unknown.contains("unknown variant"), "{unknown}");
+    let typo = file("jwt_secrett = \"j\"");
+    assert!(typo.contains("unknown field"), "{typo}");
+
+    let env = [
+        ("REVERB_APP_ID", "1"),
+        ("REVERB_APP_KEY", "k"),
+        ("REVERB_APP_SECRET", "s"),
+    ];
+    let with = |var, value| err(None, None, &[env.as_slice(), &[(var, value)]].concat());
+    let bad_alg = with("CLARION_AUTH_JWT_ALGORITHM", "none");
+    assert!(
+        bad_alg.contains("invalid CLARION_AUTH_JWT_ALGORITHM=\"none\": expected one of HS256"),
+        "{bad_alg}"
+    );
+    let no_key = with("CLARION_AUTH_JWT_PUBLIC_KEY", "/nonexistent/k.pem");
+    assert!(
+        no_key.contains("the app from REVERB_APP_ID: auth.jwt_public_key: cannot read"),
+        "{no_key}"
+    );
+    let orphan = err(None, None, &[("CLARION_AUTH_JWT_SECRET", "j")]);
+    assert!(
+        orphan.contains("CLARION_AUTH_JWT_SECRET is set but REVERB_APP_ID is not"),
+        "{orphan}"
     );
 }

@@ -146,8 +146,14 @@ fn validate_app(app: &AppConfig) -> Result<(), String> {
             limits.enabled && limits.decay_seconds == 0,
         ),
     ];
-    match positive.iter().find(|(_, zero)| *zero) {
-        Some((name, _)) => Err(format!("{name} must be greater than 0")),
+    if let Some((name, _)) = positive.iter().find(|(_, zero)| *zero) {
+        return Err(format!("{name} must be greater than 0"));
+    }
+    match &app.auth {
+        Some(auth) => auth
+            .verifier()
+            .map(|_| ())
+            .map_err(|e| format!("auth: {e}")),
         None => Ok(()),
     }
 }

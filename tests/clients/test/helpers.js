@@ -13,6 +13,9 @@
 //   no test uses sleeps for synchronisation.
 // - startRedis(): a throwaway redis-server on a free loopback port (for the
 //   cluster tests; startServer({scaling}) points clarion at it).
+// - signJwt(): an HS256 JWT from node:crypto, for Clarion's built-in
+//   channel-authorisation endpoint (startServer({env}) turns it on with
+//   CLARION_AUTH_JWT_SECRET).
 
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -163,22 +166,24 @@ function buildConfig(apps, sections = {}) {
   return lines.join('\n');
 }
 
-function serverEnv() {
+function serverEnv(extra = {}) {
   // Clarion reads Reverb's environment variables (REVERB_*, REDIS_*) with
-  // higher precedence than the TOML file; keep the host's ones out.
+  // higher precedence than the TOML file; keep the host's ones out. `extra`
+  // is the test's own (e.g. REVERB_APP_ID + CLARION_AUTH_JWT_SECRET).
   const env = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (/^(REVERB_|REDIS_|PUSHER_|CLARION_)/.test(k)) continue;
     env[k] = v;
   }
   if (!env.RUST_LOG) env.RUST_LOG = 'info';
-  return env;
+  return { ...env, ...extra };
 }
 
 /**
  * Start clarion. options.apps overrides the app list (default: the single
  * 1000/app-key/app-secret app, merged with options.app). options.scaling,
- * if given, becomes the [scaling] table (Redis clustering).
+ * if given, becomes the [scaling] table (Redis clustering). options.env adds
+ * environment variables for the clarion process.
  */
 async function startServer(options = {}) {
   const bin = process.env.CLARION_BIN
@@ -197,7 +202,7 @@ async function startServer(options = {}) {
   // cwd = the temp dir so that no stray .env file is picked up.
   const proc = spawn(bin, ['--config', configPath], {
     cwd: dir,
-    env: serverEnv(),
+    env: serverEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -279,6 +284,20 @@ async function startServer(options = {}) {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
+}
+
+// ---------------------------------------------------------------- JWTs (built-in auth endpoint)
+
+function base64url(data) {
+  return Buffer.from(data).toString('base64url');
+}
+
+/** An HS256 JWT of `claims` signed with `secret` (what an identity provider would issue). */
+function signJwt(claims, secret) {
+  const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const payload = base64url(JSON.stringify(claims));
+  const signature = crypto.createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url');
+  return `${header}.${payload}.${signature}`;
 }
 
 // ---------------------------------------------------------------- redis (cluster tests)
@@ -598,6 +617,8 @@ async function startEnv(serverOptions = {}) {
 
     const env = {
       server,
+      /** A URL on the Clarion server, e.g. clarionUrl('/app/app-key/auth'). */
+      clarionUrl: (pathname) => `http://127.0.0.1:${server.port}${pathname}`,
       backend,
       sdk,
       app: APP,
@@ -706,6 +727,7 @@ module.exports = {
   hasErrorCode,
   loadEcho,
   onceBound,
+  signJwt,
   startAuthBackend,
   startEnv,
   startRedis,
