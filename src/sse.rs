@@ -29,8 +29,15 @@
 //! `max_connections`. When the client goes away hyper drops the body, and
 //! dropping [`Stream`] unsubscribes.
 //!
-//! Only public channels are served here for now; private and presence
-//! channels are refused with 401 until a stream can present a token.
+//! **Private and presence channels** need the app's built-in
+//! authorisation (`[apps.auth]`): the stream presents the same JWT the
+//! auth endpoint takes, as `?token=` (an `EventSource` cannot send
+//! headers) or `Authorization: Bearer`, and the token's `channels` claim
+//! must grant every such channel. On a presence channel the stream joins
+//! as the token's user (`sub`, with `user_info`), so it is in the roster,
+//! `user_count` and `users` like a WebSocket member. Presence membership
+//! events are not streamed, and `private-encrypted-` channels are not
+//! served (a stream cannot decrypt them).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -49,6 +56,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::apps::history::ForeignId;
 use crate::apps::App;
+use crate::auth::jwt::{Claims, TokenError};
+use crate::channels::Member;
 use crate::node::{ConnectionSlot, Node};
 use crate::outbound::{Frame, SocketHandle};
 use crate::protocol::{ChannelKind, ChannelName, SocketId};
@@ -78,9 +87,26 @@ pub(crate) enum SseRefused {
     /// A channel name is not valid.
     #[error("invalid channel name {0:?}")]
     InvalidChannel(String),
-    /// A channel needs authorisation a stream cannot give yet.
-    #[error("channel {0:?} needs authorisation; event streams serve public channels")]
+    /// A private or presence channel without a token.
+    #[error("channel {0:?} needs a token (?token= or Authorization: Bearer)")]
     NeedsAuth(String),
+    /// The app has no built-in authorisation to check a token with.
+    #[error(
+        "this app does not take tokens (no [apps.auth]); event streams serve its public channels"
+    )]
+    NoAuthEndpoint,
+    /// The token does not verify.
+    #[error("invalid token: {0}")]
+    BadToken(#[from] TokenError),
+    /// The token's `sub` cannot be a presence user id.
+    #[error("the token's sub is not a usable user id")]
+    BadMember,
+    /// The token does not grant a channel.
+    #[error("the token does not grant channel {0:?}")]
+    NotGranted(String),
+    /// A channel kind event streams do not serve.
+    #[error("channel {0:?} cannot be streamed (encrypted or reserved)")]
+    Unstreamable(String),
     /// The `Origin` is not allowed for this app.
     #[error("origin not allowed")]
     Origin,
@@ -100,7 +126,11 @@ impl SseRefused {
             | SseRefused::TooManyChannels
             | SseRefused::InvalidChannel(_)
             | SseRefused::ForeignId(_) => StatusCode::BAD_REQUEST,
-            SseRefused::NeedsAuth(_) => StatusCode::UNAUTHORIZED,
+            SseRefused::NeedsAuth(_) | SseRefused::BadToken(_) | SseRefused::BadMember => {
+                StatusCode::UNAUTHORIZED
+            }
+            SseRefused::NotGranted(_) => StatusCode::FORBIDDEN,
+            SseRefused::NoAuthEndpoint | SseRefused::Unstreamable(_) => StatusCode::BAD_REQUEST,
             SseRefused::Origin => StatusCode::FORBIDDEN,
             SseRefused::OverCapacity => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -156,6 +186,13 @@ fn open(
             .map(|(_, v)| v.as_str())
     };
     let channels = parse_channels(param("channels").unwrap_or_default())?;
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let token = param("token").or(bearer).map(str::trim);
+    let member = authorize(&app, &channels, token)?;
     let origin = req
         .headers()
         .get(header::ORIGIN)
@@ -196,13 +233,16 @@ fn open(
     stream.cursor = resume.cursor;
     stream.refetch = resume.refetch;
     for channel in channels {
+        let as_member = member
+            .as_ref()
+            .filter(|_| channel.kind() == ChannelKind::Presence);
         let t = subscriptions::subscribe(
             &stream.node,
             &stream.app,
             socket_id,
             &stream.handle,
             &channel,
-            None,
+            as_member,
         );
         if t.changed {
             stream.channels.push(channel);
@@ -211,14 +251,54 @@ fn open(
     Ok(stream)
 }
 
-/// Parses `a,b,c` into unique public channel names.
+/// Checks the token against every private and presence channel; returns
+/// the member a presence stream joins as.
+fn authorize(
+    app: &App,
+    channels: &[ChannelName],
+    token: Option<&str>,
+) -> Result<Option<Member>, SseRefused> {
+    let Some(protected) = channels.iter().find(|c| c.kind() != ChannelKind::Public) else {
+        return Ok(None);
+    };
+    let token = token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| SseRefused::NeedsAuth(protected.to_string()))?;
+    let verifier = app
+        .auth_endpoint
+        .as_ref()
+        .ok_or(SseRefused::NoAuthEndpoint)?;
+    let claims = verifier.verify(token)?;
+    for channel in channels.iter().filter(|c| c.kind() != ChannelKind::Public) {
+        if !claims.grants(channel.as_str()) {
+            return Err(SseRefused::NotGranted(channel.to_string()));
+        }
+    }
+    member_of(&claims).map(Some)
+}
+
+/// The presence member a token's claims describe.
+fn member_of(claims: &Claims) -> Result<Member, SseRefused> {
+    let mut data = serde_json::Map::new();
+    data.insert("user_id".to_owned(), claims.sub.clone().into());
+    if let Some(info) = &claims.user_info {
+        data.insert("user_info".to_owned(), info.clone().into());
+    }
+    let data = serde_json::Value::Object(data).to_string();
+    Member::from_channel_data(&data).map_err(|_| SseRefused::BadMember)
+}
+
+/// Parses `a,b,c` into unique channel names that can be streamed.
 fn parse_channels(list: &str) -> Result<Vec<ChannelName>, SseRefused> {
     let mut out: Vec<ChannelName> = Vec::new();
     for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let channel =
             ChannelName::parse(name).map_err(|_| SseRefused::InvalidChannel(name.to_owned()))?;
-        if channel.kind() != ChannelKind::Public {
-            return Err(SseRefused::NeedsAuth(name.to_owned()));
+        if !matches!(
+            channel.kind(),
+            ChannelKind::Public | ChannelKind::Private | ChannelKind::Presence
+        ) {
+            return Err(SseRefused::Unstreamable(name.to_owned()));
         }
         if !out.contains(&channel) {
             out.push(channel);

@@ -233,7 +233,7 @@ async fn bad_requests_get_a_reason() {
         (
             "/app/app-key/events?channels=private-orders",
             401,
-            "needs authorisation",
+            "needs a token",
         ),
     ];
     for (path, status, reason) in cases {
@@ -343,4 +343,138 @@ async fn an_id_that_cannot_be_resumed_asks_the_client_to_refetch() {
     let (_, live) = sse.event().await;
     assert_eq!(live, "event: service.status.changed\ndata: up\n\n");
     server.shutdown().await;
+}
+
+mod tokens {
+    //! Private and presence channels on an event stream, with the JWT the
+    //! built-in auth endpoint takes.
+
+    use super::*;
+    use clarion::config::{AppConfig, AuthEndpointConfig};
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use serde_json::Value;
+
+    const JWT_SECRET: &str = "jwt-secret";
+
+    fn token(mut claims: Value) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        if claims.get("exp").is_none() {
+            claims["exp"] = json!(now + 3600);
+        }
+        encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+        )
+        .expect("sign")
+    }
+
+    async fn start() -> TestServer {
+        let app = AppConfig {
+            auth: Some(AuthEndpointConfig {
+                jwt_secret: Some(JWT_SECRET.to_owned()),
+                ..AuthEndpointConfig::default()
+            }),
+            ..app()
+        };
+        TestServer::with_config(config_with(app)).await
+    }
+
+    #[tokio::test]
+    async fn a_token_opens_private_and_presence_channels_and_joins_as_its_user() {
+        let server = start().await;
+        let jwt = token(json!({
+            "sub": "7",
+            "channels": ["private-user.{sub}", "presence-ops"],
+            "user_info": {"name": "Ann"},
+        }));
+        let path = format!("/app/app-key/events?channels=private-user.7,presence-ops&token={jwt}");
+        let mut sse = SseClient::open(server.addr, &path).await;
+        assert!(sse.head.starts_with("HTTP/1.1 200"), "{}", sse.head);
+        sse.until("retry: 2000\n\n").await;
+        let (_, users) = server
+            .api("GET", "/apps/1000/channels/presence-ops/users", &[], "")
+            .await;
+        assert_eq!(
+            users,
+            json!({"users":[{"id":"7"}]}),
+            "the stream is a member"
+        );
+        let mut ws = server.connect().await;
+        let ack = ws.subscribe_presence("presence-ops", "8").await;
+        assert!(ack.to_string().contains("Ann"), "{ack}");
+
+        server
+            .trigger("private-user.7", "container_status_changed", "stopped")
+            .await;
+        let (_, event) = sse.event().await;
+        assert_eq!(event, "event: container_status_changed\ndata: stopped\n\n");
+
+        // The bearer header works too.
+        let bearer = format!("Authorization: Bearer {jwt}\r\n");
+        let via_header = SseClient::open_with(
+            server.addr,
+            "/app/app-key/events?channels=private-user.7",
+            &bearer,
+        )
+        .await;
+        assert!(
+            via_header.head.starts_with("HTTP/1.1 200"),
+            "{}",
+            via_header.head
+        );
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn tokens_are_checked() {
+        let server = start().await;
+        let own = token(json!({"sub": "7", "channels": ["private-user.{sub}"]}));
+        let expired = token(json!({"sub": "7", "channels": ["*"], "exp": 1}));
+        let cases = [
+            (
+                format!("channels=private-user.8&token={own}"),
+                403,
+                "does not grant",
+            ),
+            (
+                format!("channels=private-user.7&token={expired}"),
+                401,
+                "invalid token",
+            ),
+            (
+                "channels=private-user.7&token=not.a.jwt".to_owned(),
+                401,
+                "invalid token",
+            ),
+            ("channels=private-user.7".to_owned(), 401, "needs a token"),
+            (
+                format!("channels=private-encrypted-x&token={own}"),
+                400,
+                "cannot be streamed",
+            ),
+        ];
+        for (query, status, reason) in cases {
+            let path = format!("/app/app-key/events?{query}");
+            let (got, body) = server.http("GET", &path, "").await;
+            assert_eq!(got, status, "{query}: {body}");
+            assert!(body.contains(reason), "{query}: {body}");
+        }
+        server.shutdown().await;
+        // An app without [apps.auth] takes no tokens.
+        let plain = TestServer::start().await;
+        let (got, body) = plain
+            .http(
+                "GET",
+                &format!("/app/app-key/events?channels=private-x&token={own}"),
+                "",
+            )
+            .await;
+        assert_eq!(got, 400, "{body}");
+        assert!(body.contains("does not take tokens"), "{body}");
+        plain.shutdown().await;
+    }
 }

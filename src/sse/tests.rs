@@ -69,8 +69,18 @@ fn channel_lists_are_checked() {
         names("bad name"),
         Err(SseRefused::InvalidChannel(_))
     ));
-    assert!(matches!(names("private-x"), Err(SseRefused::NeedsAuth(_))));
-    assert!(matches!(names("presence-x"), Err(SseRefused::NeedsAuth(_))));
+    assert_eq!(
+        names("private-x,presence-y").expect("valid"),
+        ["private-x", "presence-y"]
+    );
+    assert!(matches!(
+        names("private-encrypted-x"),
+        Err(SseRefused::Unstreamable(_))
+    ));
+    assert!(matches!(
+        names("#server-to-user-1"),
+        Err(SseRefused::Unstreamable(_))
+    ));
     let many: Vec<String> = (0..=MAX_CHANNELS).map(|i| format!("c{i}")).collect();
     assert!(matches!(
         names(&many.join(",")),
