@@ -195,7 +195,7 @@ fn refuse(e: &EndpointError, kind: Kind) -> HttpResponse {
 /// The CORS headers for `app` and the request's `Origin`: `*` when the app
 /// allows every origin, else the request's origin when allowed (with
 /// `Vary: Origin`), else none, so a browser withholds the answer.
-fn cors_headers(app: &App, request: &HeaderMap) -> HeaderMap {
+pub(crate) fn cors_headers(app: &App, request: &HeaderMap) -> HeaderMap {
     let mut headers = HeaderMap::new();
     if app.config.allowed_origins.iter().any(|o| o == "*") {
         headers.insert(

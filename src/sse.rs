@@ -9,7 +9,9 @@
 //! (`{"event","channel","data"}`) instead, which tells the channels of a
 //! multi-channel stream apart. A comment line is sent every
 //! [`HEARTBEAT`] so proxies keep the stream open; `X-Accel-Buffering: no`
-//! asks nginx not to buffer it.
+//! asks nginx not to buffer it. CORS headers follow the app's
+//! `allowed_origins`, as on the auth endpoint, so a page served from
+//! another origin can read the stream.
 //!
 //! **Resume.** Every event carries `id: EPOCH-SEQ` from the app's
 //! [`History`](crate::apps::history::History). A client that reconnects
@@ -55,6 +57,7 @@ use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
 use crate::apps::history::ForeignId;
+use crate::auth_endpoint;
 use crate::apps::App;
 use crate::auth::jwt::{Claims, TokenError};
 use crate::channels::Member;
@@ -143,7 +146,11 @@ pub(crate) fn handle(
     req: &Request<hyper::body::Incoming>,
     key: &str,
 ) -> Response<Body> {
-    match open(node, req, key) {
+    let cors = node
+        .apps
+        .by_key(key)
+        .map(|app| auth_endpoint::cors_headers(app, req.headers()));
+    let mut res = match open(node, req, key) {
         Ok(stream) => stream_response(stream),
         Err(refused) => {
             tracing::debug!(key, reason = %refused, "event stream refused");
@@ -156,7 +163,10 @@ pub(crate) fn handle(
             );
             res
         }
-    }
+    };
+    // A page on another origin reads the stream only with these.
+    res.headers_mut().extend(cors.unwrap_or_default());
+    res
 }
 
 /// A body from a complete string.

@@ -120,6 +120,7 @@ async fn events_arrive_with_name_and_data_as_published() {
     assert!(head.contains("content-type: text/event-stream"), "{head}");
     assert!(head.contains("x-accel-buffering: no"), "{head}");
     assert!(head.contains("cache-control: no-cache"), "{head}");
+    assert!(head.contains("access-control-allow-origin: *"), "{head}");
     sse.until("retry: 2000\n\n").await;
 
     server
