@@ -41,6 +41,7 @@
 //! events are not streamed, and `private-encrypted-` channels are not
 //! served (a stream cannot decrypt them).
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -450,8 +451,9 @@ fn stream_response(stream: Stream) -> Response<Body> {
 /// The parts of a Pusher message an SSE event needs.
 #[derive(Deserialize)]
 struct Message<'a> {
+    /// Borrowed unless the name has escapes (a Laravel class name has backslashes).
     #[serde(borrow)]
-    event: &'a str,
+    event: Cow<'a, str>,
     #[serde(borrow, default)]
     data: Option<&'a RawValue>,
 }
@@ -463,7 +465,7 @@ fn write_event(out: &mut String, frame: &Frame, envelope: bool, id: Option<&str>
     let Ok(message) = serde_json::from_str::<Message<'_>>(text) else {
         return;
     };
-    let name = message.event;
+    let name = message.event.as_ref();
     if name.starts_with("pusher:") || name.starts_with("pusher_internal:") {
         return;
     }

@@ -21,6 +21,17 @@ fn an_event_keeps_its_name_and_data_string() {
 }
 
 #[test]
+fn laravel_class_names_keep_their_backslashes() {
+    assert_eq!(
+        sse(
+            r#"{"event":"App\\Events\\SystemHealthUpdated","channel":"system-health","data":"{}"}"#,
+            false
+        ),
+        "event: App\\Events\\SystemHealthUpdated\ndata: {}\n\n"
+    );
+}
+
+#[test]
 fn multi_line_data_becomes_several_data_lines() {
     assert_eq!(
         sse(
