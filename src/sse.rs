@@ -58,9 +58,9 @@ use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
 use crate::apps::history::ForeignId;
-use crate::auth_endpoint;
 use crate::apps::App;
 use crate::auth::jwt::{Claims, TokenError};
+use crate::auth_endpoint;
 use crate::channels::Member;
 use crate::node::{ConnectionSlot, Node};
 use crate::outbound::{Frame, SocketHandle};
