@@ -15,6 +15,8 @@ command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 # Example pages are tested in Debian's Chromium, driven by playwright-core.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# examples/panic-alerts runs deploy/nginx.conf in front of two replicas.
+command -v nginx >/dev/null 2>&1 || need_apt+=(nginx)
 # Debian's python3 has no venv/pip until python3-venv is installed.
 python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' >/dev/null 2>&1 ||
   need_apt+=(python3-venv)

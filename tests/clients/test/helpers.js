@@ -724,6 +724,7 @@ module.exports = {
   collector,
   connected,
   eventually,
+  freePort,
   hasErrorCode,
   loadEcho,
   onceBound,
