@@ -12,54 +12,19 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const path = require('node:path');
-const fs = require('node:fs');
-const { spawn } = require('node:child_process');
-const { chromium } = require('playwright-core');
 const { startEnv } = require('./helpers');
+const { exampleEnv, launchChromium, screenshot, startSite } = require('./examples');
 
-const EXAMPLE = path.resolve(__dirname, '../../../examples/container-dashboard');
-const SHOTS = path.resolve(__dirname, '../screenshots');
 const JWT_SECRET = 'example-jwt-secret';
 
 let env;
 let site;
 let browser;
 
-function startSite() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['server.js'], {
-      cwd: EXAMPLE,
-      env: {
-        ...process.env,
-        NODE_PATH: path.resolve(__dirname, '../node_modules'),
-        PORT: '0',
-        CLARION_HOST: '127.0.0.1',
-        CLARION_PORT: String(env.server.port),
-        CLARION_APP_ID: env.app.id,
-        CLARION_KEY: env.app.key,
-        CLARION_SECRET: env.app.secret,
-        JWT_SECRET,
-        METRICS_EVERY_MS: '250',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const timer = setTimeout(() => reject(new Error('server.js did not start')), 10000);
-    child.stdout.on('data', (d) => {
-      const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(String(d));
-      if (m) { clearTimeout(timer); resolve({ child, url: m[1] }); }
-    });
-    child.on('exit', (code) => reject(new Error(`server.js exited with ${code}`)));
-  });
-}
-
 before(async () => {
   env = await startEnv({ env: { REVERB_APP_ID: '1000', CLARION_AUTH_JWT_SECRET: JWT_SECRET } });
-  site = await startSite();
-  browser = await chromium.launch({
-    executablePath: process.env.CLARION_CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-  });
+  site = await startSite('container-dashboard', 'server.js', exampleEnv(env, { JWT_SECRET, METRICS_EVERY_MS: '250' }));
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -82,8 +47,7 @@ test('over Server-Sent Events with ?token=: start, live metrics, auto shutdown',
   assert.ok(logs.some((l) => l.includes('[health] Health check passed (100%)')), logs.join('\n'));
   assert.match(await text(page, 'cpu'), /^\d+(\.\d)?%$/);
   assert.match(await text(page, 'memory'), /^\d+ MB$/);
-  fs.mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, 'container-dashboard.png'), fullPage: true });
+  await screenshot(page, 'container-dashboard', { fullPage: true });
 
   await page.click('#idle');
   await page.waitForFunction(() => document.querySelector('#status').textContent === 'inactive', null, { timeout: 10000 });

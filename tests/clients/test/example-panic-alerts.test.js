@@ -16,31 +16,14 @@ const fs = require('node:fs');
 const os = require('node:os');
 const crypto = require('node:crypto');
 const { spawn } = require('node:child_process');
-const { chromium } = require('playwright-core');
 const { startEnv, startRedis, eventually, freePort, waitFor } = require('./helpers');
+const { exampleDir, launchChromium, screenshot, spawnReady } = require('./examples');
 
-const EXAMPLE = path.resolve(__dirname, '../../../examples/panic-alerts');
-const SHOTS = path.resolve(__dirname, '../screenshots');
+const EXAMPLE = exampleDir('panic-alerts');
 const JWT_SECRET = 'panic-jwt-secret';
 const nginxConf = require(path.join(EXAMPLE, 'nginx-conf.js'));
 
 let redis; let nodeA; let nodeB; let nginx; let nginxPort; let site; let browser;
-
-function spawnReady(cmd, args, opts, pattern, label) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
-    const timer = setTimeout(() => reject(new Error(`${label} did not start`)), 15000);
-    let out = '';
-    const onData = (d) => {
-      out += String(d);
-      const m = pattern.exec(out);
-      if (m) { clearTimeout(timer); resolve({ child, match: m, out: () => out }); }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (d) => { out += String(d); });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${label} exited with ${code}: ${out}`)); });
-  });
-}
 
 before(async () => {
   redis = await startRedis();
@@ -60,7 +43,7 @@ before(async () => {
     cwd: EXAMPLE,
     env: { ...process.env, NODE_PATH: path.resolve(__dirname, '../node_modules'), PORT: '0', BALANCER_PORT: String(nginxPort), JWT_SECRET },
   }, /(http:\/\/127\.0\.0\.1:\d+\/)/, 'server.js');
-  browser = await chromium.launch({ executablePath: process.env.CLARION_CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -108,7 +91,6 @@ test('an alert reaches the browser and the mobile client through nginx and two r
 
   await page.click('#raise');
   await page.waitForSelector('li.active', { timeout: 10000 });
-  fs.mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, 'panic-alerts.png') });
+  await screenshot(page, 'panic-alerts');
   watcher.disconnect();
 });

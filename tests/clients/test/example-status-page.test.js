@@ -9,65 +9,18 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const path = require('node:path');
-const fs = require('node:fs');
-const { spawn, execFile } = require('node:child_process');
-const { chromium } = require('playwright-core');
 const { startEnv } = require('./helpers');
-
-const EXAMPLE = path.resolve(__dirname, '../../../examples/status-page');
-const NODE_PATH = path.resolve(__dirname, '../node_modules');
-const SHOTS = path.resolve(__dirname, '../screenshots');
+const { exampleEnv, launchChromium, run, screenshot, startSite } = require('./examples');
 
 let env;
 let site;
 let browser;
-
-function exampleEnv() {
-  return {
-    ...process.env,
-    NODE_PATH,
-    CLARION_HOST: '127.0.0.1',
-    CLARION_PORT: String(env.server.port),
-    CLARION_APP_ID: env.app.id,
-    CLARION_KEY: env.app.key,
-    CLARION_SECRET: env.app.secret,
-    ORG_ID: '7',
-  };
-}
-
-function startSite() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['serve.js'], {
-      cwd: EXAMPLE,
-      env: { ...exampleEnv(), PORT: '0' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const timer = setTimeout(() => reject(new Error('serve.js did not start')), 10000);
-    child.stdout.on('data', (d) => {
-      const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(String(d));
-      if (m) { clearTimeout(timer); resolve({ child, url: m[1] }); }
-    });
-    child.on('exit', (code) => reject(new Error(`serve.js exited with ${code}`)));
-  });
-}
-
-function run(file, args) {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { cwd: EXAMPLE, env: exampleEnv(), timeout: 20000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${path.basename(args[0])} failed: ${err.message}\n${stderr}`));
-      else resolve(stdout);
-    });
-  });
-}
+const publisherEnv = () => exampleEnv(env, { ORG_ID: '7' });
 
 before(async () => {
   env = await startEnv();
-  site = await startSite();
-  browser = await chromium.launch({
-    executablePath: process.env.CLARION_CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-  });
+  site = await startSite('status-page', 'serve.js', publisherEnv());
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -84,22 +37,21 @@ test('the status page follows the Node and Python publishers live', async () => 
   await page.waitForSelector('#connection.connected', { timeout: 10000 });
   const pill = (id) => page.locator(`li[data-id="${id}"] .pill`);
 
-  await run(process.execPath, ['publish.js', 'degrade', 'incident']);
+  await run('status-page', process.execPath, ['publish.js', 'degrade', 'incident'], publisherEnv());
   await page.waitForFunction(() => document.querySelector('li[data-id="incident-101"]'), null, { timeout: 5000 });
   assert.equal(await pill('service-1').textContent(), 'degraded performance');
   assert.equal(await pill('incident-101').textContent(), 'investigating');
 
-  await run(python, ['publish.py', 'update', 'resolve', 'recover']);
+  await run('status-page', python, ['publish.py', 'update', 'resolve', 'recover'], publisherEnv());
   await page.waitForFunction(() => document.querySelector('li[data-id="incident-101"] .pill')?.textContent === 'resolved', null, { timeout: 5000 });
   await page.waitForFunction(() => document.querySelector('li[data-id="service-1"] .pill')?.textContent === 'operational', null, { timeout: 5000 });
 
-  await run(process.execPath, ['publish.js', 'maintenance']);
-  await run(python, ['publish.py', 'start']);
+  await run('status-page', process.execPath, ['publish.js', 'maintenance'], publisherEnv());
+  await run('status-page', python, ['publish.py', 'start'], publisherEnv());
   await page.waitForFunction(() => document.querySelector('li[data-id="maintenance-201"] .pill')?.textContent === 'in progress', null, { timeout: 5000 });
   assert.equal(await page.locator('li[data-id="maintenance-201"] span').first().textContent(), 'Database upgrade, Sunday 02:00 UTC');
   assert.match(await page.locator('#last-update').textContent(), /maintenance\.started/);
 
-  fs.mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, 'status-page.png'), fullPage: true });
+  await screenshot(page, 'status-page', { fullPage: true });
   await page.close();
 });
