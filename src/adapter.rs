@@ -12,6 +12,7 @@ use std::fmt::Debug;
 
 use async_trait::async_trait;
 
+use crate::apps::history::EventId;
 use crate::apps::App;
 use crate::channels::{ChannelStats, Member};
 use crate::outbound::Frame;
@@ -26,6 +27,17 @@ pub(crate) enum Reach {
     Cluster,
     /// Delivered locally, but the other nodes could not be reached.
     LocalOnly,
+}
+
+/// An event from the cluster's history.
+#[derive(Debug, Clone)]
+pub(crate) struct HistoricEvent {
+    /// Its id in the app's history.
+    pub(crate) id: EventId,
+    /// Its channel.
+    pub(crate) channel: ChannelName,
+    /// The Pusher message.
+    pub(crate) frame: Frame,
 }
 
 /// Why a cluster-wide query could not be answered.
@@ -81,6 +93,14 @@ pub(crate) trait Adapter: Send + Sync + Debug + 'static {
 
     /// Distinct live sockets of the app over the cluster.
     async fn connections(&self, app: &App) -> Result<usize, AdapterError>;
+
+    /// Events of `app` published after `after`, oldest first, from the
+    /// cluster's history — for an event stream that resumes on a node that
+    /// did not log them. `None` when they are not all kept (or there is no
+    /// cluster history).
+    async fn history_after(&self, _app: &App, _after: EventId) -> Option<Vec<HistoricEvent>> {
+        None
+    }
 
     /// Tells the other nodes this one is leaving and stops background
     /// tasks. Called once, after every socket has closed.

@@ -201,7 +201,7 @@ async fn route(node: Arc<Node>, req: Request<Incoming>) -> Result<Response<sse::
         .map(str::to_owned);
     if let Some(key) = stream_key {
         if req.method() == Method::GET {
-            return Ok(sse::handle(&node, &req, &key));
+            return Ok(sse::handle(&node, &req, &key).await);
         }
         let res = text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.");
         return Ok(res.map(BodyExt::boxed_unsync));

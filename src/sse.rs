@@ -13,14 +13,16 @@
 //! `allowed_origins`, as on the auth endpoint, so a page served from
 //! another origin can read the stream.
 //!
-//! **Resume.** Every event carries `id: EPOCH-SEQ` from the app's
+//! **Resume.** Every event carries `id: MS-SEQ` from the app's
 //! [`History`](crate::apps::history::History). A client that reconnects
 //! with `Last-Event-ID` (browsers send it by themselves; a first
 //! connection can pass `?lastEventId=`) gets exactly the events it missed,
-//! in order, before live ones. When they are no longer kept (too old, the
-//! id is from another run or node, history is off) the stream starts with
+//! in order, before live ones — on any replica, since with scaling on the
+//! ids are the cluster's and a replica that did not log the missed events
+//! asks the cluster's history (`Adapter::history_after`). When they are no
+//! longer kept (too old, another run, history off) the stream starts with
 //! `event: clarion:refetch` (`data: {"reason":…}`): the client must reload
-//! its state. An id that is not of the form `EPOCH-SEQ` is refused (400).
+//! its state. An id that is not of the form `MS-SEQ` is refused (400).
 //! Live events are read from the same log, so a stream never skips one
 //! between resume and live, and never repeats one.
 //!
@@ -57,7 +59,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
-use crate::apps::history::ForeignId;
+use crate::apps::history::{EventId, ForeignId};
 use crate::apps::App;
 use crate::auth::jwt::{Claims, TokenError};
 use crate::auth_endpoint;
@@ -142,7 +144,7 @@ impl SseRefused {
 }
 
 /// Serves `GET /app/{key}/events`.
-pub(crate) fn handle(
+pub(crate) async fn handle(
     node: &Arc<Node>,
     req: &Request<hyper::body::Incoming>,
     key: &str,
@@ -151,7 +153,7 @@ pub(crate) fn handle(
         .apps
         .by_key(key)
         .map(|app| auth_endpoint::cors_headers(app, req.headers()));
-    let mut res = match open(node, req, key) {
+    let mut res = match open(node, req, key).await {
         Ok(stream) => stream_response(stream),
         Err(refused) => {
             tracing::debug!(key, reason = %refused, "event stream refused");
@@ -176,7 +178,7 @@ pub(crate) fn full(body: impl Into<Bytes>) -> Body {
 }
 
 /// Checks the request and subscribes a new stream to its channels.
-fn open(
+async fn open(
     node: &Arc<Node>,
     req: &Request<hyper::body::Incoming>,
     key: &str,
@@ -231,8 +233,9 @@ fn open(
         handle,
         channels: Vec::new(),
         watched: Vec::new(),
-        cursor: 0,
+        cursor: EventId::default(),
         refetch: None,
+        backlog: String::new(),
         envelope,
         shutdown: node.shutdown.token.clone(),
         _slot: slot,
@@ -243,6 +246,26 @@ fn open(
     stream.watched.clone_from(&channels);
     stream.cursor = resume.cursor;
     stream.refetch = resume.refetch;
+    if let (Some(_), Some(after)) = (resume.refetch, resume.wanted) {
+        // Not in this node's log: the cluster's history may still hold
+        // every event after the client's last one (it resumed elsewhere).
+        if let Some(events) = stream.node.adapter.history_after(&stream.app, after).await {
+            let mut cursor = after;
+            for event in events {
+                if channels.contains(&event.channel) {
+                    write_event(
+                        &mut stream.backlog,
+                        &event.frame,
+                        envelope,
+                        Some(&event.id.to_string()),
+                    );
+                }
+                cursor = event.id;
+            }
+            stream.cursor = cursor;
+            stream.refetch = None;
+        }
+    }
     for channel in channels {
         let as_member = member
             .as_ref()
@@ -336,8 +359,10 @@ struct Stream {
     channels: Vec<ChannelName>,
     /// Channels this stream watches in the app's history.
     watched: Vec<ChannelName>,
-    /// The last sequence number of the history this stream has considered.
-    cursor: u64,
+    /// The last history id this stream has considered.
+    cursor: EventId,
+    /// Events from the cluster's history to send first.
+    backlog: String,
     /// Why the client must refetch its state, to tell it first.
     refetch: Option<&'static str>,
     /// `data:` carries the whole Pusher message.
@@ -363,10 +388,16 @@ impl Stream {
     /// subscriber was closed by the server, e.g. `terminate_connections` or
     /// a full queue).
     async fn next_chunk(&mut self) -> Option<Bytes> {
+        let app = self.app.clone();
         loop {
-            let mut out = String::new();
+            // Armed before the log is read, so an event the cluster logs
+            // in between still wakes this stream.
+            let logged = app.history.logged();
+            tokio::pin!(logged);
+            logged.as_mut().enable();
+            let mut out = std::mem::take(&mut self.backlog);
             if let Some(reason) = self.refetch.take() {
-                write_refetch(&mut out, &self.app.history.id(self.cursor), reason);
+                write_refetch(&mut out, &self.cursor.to_string(), reason);
             }
             if self.app.history.enabled() {
                 // The queue only wakes the stream; events come from the log.
@@ -386,6 +417,7 @@ impl Stream {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return None,
                 _ = self.handle.ready() => {}
+                _ = &mut logged => {}
                 _ = tokio::time::sleep(HEARTBEAT) => return Some(Bytes::from_static(b": heartbeat\n\n")),
             }
         }
@@ -403,7 +435,7 @@ impl Stream {
                         out,
                         &entry.frame,
                         self.envelope,
-                        Some(&history.id(entry.seq)),
+                        Some(&entry.id.to_string()),
                     );
                 }
                 self.cursor = cursor;
@@ -412,7 +444,7 @@ impl Stream {
                 self.cursor = cursor;
                 write_refetch(
                     out,
-                    &history.id(cursor),
+                    &cursor.to_string(),
                     "the stream fell behind the history",
                 );
             }

@@ -3,6 +3,7 @@
 //! subscriber while it is open and not after, heartbeats' headers, and a
 //! clear 4xx for every bad request.
 
+mod cluster_support;
 mod support;
 
 use std::net::SocketAddr;
@@ -54,10 +55,14 @@ impl SseClient {
 
     async fn read_more(&mut self) {
         let mut buf = [0u8; 4096];
-        let n = tokio::time::timeout(WAIT, self.stream.read(&mut buf))
-            .await
-            .expect("stream data in time")
-            .expect("read");
+        let Ok(read) = tokio::time::timeout(WAIT, self.stream.read(&mut buf)).await else {
+            panic!(
+                "no stream data in time; so far: {:?} / raw {:?}",
+                self.body,
+                String::from_utf8_lossy(&self.raw)
+            );
+        };
+        let n = read.expect("read");
         assert!(n > 0, "stream closed; so far: {}", self.body);
         self.raw.extend_from_slice(&buf[..n]);
     }
@@ -477,5 +482,79 @@ mod tokens {
         assert_eq!(got, 400, "{body}");
         assert!(body.contains("does not take tokens"), "{body}");
         plain.shutdown().await;
+    }
+}
+
+mod replicas {
+    //! With scaling on, ids are the cluster's: a stream that reconnects
+    //! through the balancer to another replica resumes exactly there.
+
+    use super::*;
+    use cluster_support::{node_config, Redis};
+
+    /// Publishes on `via` until `sse` sees a `probe` event: both nodes are
+    /// linked through Redis. Returns the probe's id.
+    async fn linked(via: &TestServer, sse: &mut SseClient) -> String {
+        for _ in 0..40 {
+            let body = json!({"name": "probe", "channel": "deploys", "data": "{}"}).to_string();
+            let (status, _) = via.api("POST", "/apps/1000/events", &[], &body).await;
+            if status == 200 {
+                let got =
+                    tokio::time::timeout(std::time::Duration::from_millis(500), sse.event()).await;
+                if let Ok((id, event)) = got {
+                    assert!(event.starts_with("event: probe"), "{event}");
+                    return id;
+                }
+            }
+        }
+        panic!("the nodes never linked through Redis");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stream_resumes_exactly_on_another_replica() {
+        let redis = Redis::start().await;
+        let a = TestServer::clustered(node_config(&redis, "sse1")).await;
+        let b = TestServer::clustered(node_config(&redis, "sse1")).await;
+        let path = "/app/app-key/events?channels=deploys";
+        let mut on_a = SseClient::open(a.addr, path).await;
+        on_a.until("retry: 2000\n\n").await;
+        let first = linked(&b, &mut on_a).await;
+        // Two more, from both nodes: the stream on A sees them in id order.
+        a.trigger("deploys", "deployment_progress", "10%").await;
+        let (_, e1) = on_a.event().await;
+        assert_eq!(e1, "event: deployment_progress\ndata: 10%\n\n");
+        b.trigger("deploys", "deployment_progress", "20%").await;
+        let (last_seen, e2) = on_a.event().await;
+        assert_eq!(e2, "event: deployment_progress\ndata: 20%\n\n");
+        assert!(
+            first < last_seen || first.len() < last_seen.len(),
+            "{first} {last_seen}"
+        );
+        drop(on_a);
+
+        // Missed while away, published on both nodes; B has never had a
+        // stream on this channel.
+        a.trigger("deploys", "deployment_progress", "60%").await;
+        b.trigger("other", "noise", "x").await;
+        b.trigger("deploys", "deployment_progress", "90%").await;
+
+        let header = format!("Last-Event-ID: {last_seen}\r\n");
+        let mut on_b = SseClient::open_with(b.addr, path, &header).await;
+        on_b.until("retry: 2000\n\n").await;
+        let (_, missed_1) = on_b.event().await;
+        let (_, missed_2) = on_b.event().await;
+        assert_eq!(missed_1, "event: deployment_progress\ndata: 60%\n\n");
+        assert_eq!(missed_2, "event: deployment_progress\ndata: 90%\n\n");
+        a.trigger("deploys", "deployment_progress", "100%").await;
+        let (_, live) = on_b.event().await;
+        assert_eq!(
+            live, "event: deployment_progress\ndata: 100%\n\n",
+            "then live, nothing twice"
+        );
+        a.trigger("deploys", "done", "{}").await;
+        let (_, next) = on_b.event().await;
+        assert_eq!(next, "event: done\ndata: {}\n\n");
+        b.shutdown().await;
+        a.shutdown().await;
     }
 }

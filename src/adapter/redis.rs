@@ -34,7 +34,8 @@ use tokio::sync::mpsc;
 use tokio::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-use super::{Adapter, AdapterError, Reach};
+use super::{Adapter, AdapterError, HistoricEvent, Reach};
+use crate::apps::history::EventId;
 use crate::apps::{App, AppRegistry};
 use crate::channels::{ChannelStats, Member};
 use crate::config::ScalingConfig;
@@ -61,7 +62,7 @@ struct Inner {
     client: redis::Client,
     apps: Arc<AppRegistry>,
     /// Ordered queue to the publisher task (keeps per-publisher order).
-    outbox: mpsc::Sender<String>,
+    outbox: mpsc::Sender<Outgoing>,
     /// Subscribed and able to publish.
     connected: AtomicBool,
     /// A command connection for queries (cloned out; never held across await).
@@ -101,6 +102,9 @@ impl RedisAdapter {
             next_query: AtomicU64::new(1),
             stop: CancellationToken::new(),
         });
+        for app in inner.apps.iter() {
+            app.history.use_cluster_ids();
+        }
         tokio::spawn(link::subscriber(inner.clone()));
         tokio::spawn(link::publisher(inner.clone(), queue));
         tokio::spawn(link::heartbeat(inner.clone()));
@@ -109,18 +113,79 @@ impl RedisAdapter {
     }
 }
 
+/// One message for the publisher task.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    /// The envelope's JSON.
+    text: String,
+    /// For an event of an app that keeps history: the app's Redis stream
+    /// and its length. The event is then added to the stream and published
+    /// in one script, prefixed with the id the stream gave it.
+    history: Option<(String, usize)>,
+}
+
 impl Inner {
     fn send(&self, envelope: &Envelope) -> Reach {
+        self.enqueue(envelope, None)
+    }
+
+    fn enqueue(&self, envelope: &Envelope, history: Option<(String, usize)>) -> Reach {
         if !self.connected.load(Ordering::Acquire) {
             return Reach::LocalOnly;
         }
         let Ok(text) = serde_json::to_string(envelope) else {
             return Reach::LocalOnly;
         };
-        match self.outbox.try_send(text) {
+        match self.outbox.try_send(Outgoing { text, history }) {
             Ok(()) => Reach::Cluster,
             Err(_) => Reach::LocalOnly,
         }
+    }
+
+    /// Applies one message from the pub/sub channel: an envelope, or an
+    /// event prefixed with its history id (`h{id} {envelope}`).
+    fn receive(&self, payload: &str) {
+        let (id, text) = match payload.strip_prefix('h').and_then(|p| p.split_once(' ')) {
+            Some((id, text)) => (EventId::parse(id), text),
+            None => (None, payload),
+        };
+        match (id, serde_json::from_str::<Envelope>(text)) {
+            (Some(id), Ok(envelope)) => self.handle_historic(id, envelope),
+            (None, Ok(envelope)) => self.handle(envelope),
+            (_, Err(e)) => tracing::debug!(error = %e, "ignoring an unreadable cluster message"),
+        }
+    }
+
+    /// The Redis stream holding `app_id`'s event history.
+    fn history_key(&self, app_id: &str) -> String {
+        format!("{}:history:{app_id}", self.channel)
+    }
+
+    /// Applies an event that Redis numbered `id` in the app's stream: logs
+    /// it (own events too: they come back in the cluster's order), then
+    /// delivers it unless this node published it (it delivered locally).
+    fn handle_historic(&self, id: EventId, envelope: Envelope) {
+        let Envelope::Event {
+            node,
+            app,
+            channel,
+            except,
+            frame,
+        } = envelope
+        else {
+            return;
+        };
+        let (Some(app), Ok(channel)) = (self.apps.by_id(&app), ChannelName::parse(&channel)) else {
+            return;
+        };
+        let frame = Frame::from(frame);
+        app.history.record_with_id(&channel, &frame, id);
+        if node == self.node_id {
+            return;
+        }
+        Inner::lock(&self.peers).insert(node, Instant::now());
+        let except = except.as_deref().and_then(SocketId::parse);
+        app.deliver(&channel, &frame, except);
     }
 
     fn lock<'a, T>(m: &'a Mutex<T>) -> std::sync::MutexGuard<'a, T> {
@@ -324,6 +389,31 @@ impl Drop for PendingQuery<'_> {
     }
 }
 
+/// `(id, envelope text)` of each entry of an `XRANGE` reply (entries are
+/// `[id, [field, value, …]]`; the envelope is field `m`).
+fn stream_entries(reply: redis::Value) -> Vec<(EventId, String)> {
+    let redis::Value::Array(entries) = reply else {
+        return Vec::new();
+    };
+    entries
+        .into_iter()
+        .filter_map(|entry| {
+            let redis::Value::Array(mut parts) = entry else {
+                return None;
+            };
+            let fields = parts.pop()?;
+            let id: String = redis::from_redis_value(&parts.pop()?).ok()?;
+            let fields: Vec<String> = redis::from_redis_value(&fields).ok()?;
+            let text = fields
+                .chunks(2)
+                .find(|kv| kv.first().is_some_and(|k| k == "m"))?
+                .get(1)?
+                .clone();
+            Some((EventId::parse(&id)?, text))
+        })
+        .collect()
+}
+
 fn answer(app: &App, query: &Query) -> Answer {
     match query {
         Query::Channels { prefix } => Answer::Channels {
@@ -358,13 +448,20 @@ impl Adapter for RedisAdapter {
         except: Option<SocketId>,
     ) -> Reach {
         app.deliver(channel, frame, except);
-        self.inner.send(&Envelope::Event {
-            node: self.inner.node_id,
-            app: app.config.id.clone(),
-            channel: channel.to_string(),
-            except: except.map(|s| s.to_string()),
-            frame: frame.as_str().to_owned(),
-        })
+        let history = app
+            .history
+            .enabled()
+            .then(|| (self.inner.history_key(&app.id), app.config.event_history));
+        self.inner.enqueue(
+            &Envelope::Event {
+                node: self.inner.node_id,
+                app: app.config.id.clone(),
+                channel: channel.to_string(),
+                except: except.map(|s| s.to_string()),
+                frame: frame.as_str().to_owned(),
+            },
+            history,
+        )
     }
 
     fn member_joined(&self, app: &App, channel: &ChannelName, member: &Member) {
@@ -479,6 +576,56 @@ impl Adapter for RedisAdapter {
                 Answer::Connections { count } => sum + count,
                 _ => sum,
             }))
+    }
+
+    async fn history_after(&self, app: &App, after: EventId) -> Option<Vec<HistoricEvent>> {
+        let inner = &self.inner;
+        let mut conn = Inner::lock(&inner.commands).clone()?;
+        let key = inner.history_key(&app.id);
+        let timeout = Duration::from_millis(inner.config.query_timeout_ms);
+        let first: redis::Value = tokio::time::timeout(
+            timeout,
+            redis::cmd("XRANGE")
+                .arg(&key)
+                .arg("-")
+                .arg("+")
+                .arg("COUNT")
+                .arg(1)
+                .query_async(&mut conn),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        // Complete only if the stream still holds the client's last event:
+        // everything after it is then still there.
+        let oldest = stream_entries(first).into_iter().next()?.0;
+        if after < oldest {
+            return None;
+        }
+        let rest: redis::Value = tokio::time::timeout(
+            timeout,
+            redis::cmd("XRANGE")
+                .arg(&key)
+                .arg(format!("({after}"))
+                .arg("+")
+                .query_async(&mut conn),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        Some(
+            stream_entries(rest)
+                .into_iter()
+                .filter_map(|(id, text)| match serde_json::from_str(&text).ok()? {
+                    Envelope::Event { channel, frame, .. } => Some(HistoricEvent {
+                        id,
+                        channel: ChannelName::parse(&channel).ok()?,
+                        frame: Frame::from(frame),
+                    }),
+                    _ => None,
+                })
+                .collect(),
+        )
     }
 
     async fn shutdown(&self) {

@@ -3,20 +3,27 @@
 //! one ordered log, so a stream that reconnects with `Last-Event-ID` gets
 //! exactly the events it missed, in order.
 //!
-//! Every logged event gets the next number of the app's sequence; its id on
-//! the wire is `{epoch}-{seq}`, where the epoch is when this process
-//! started, so an id from another run (or another node) is recognised as
-//! not resumable here. The log is bounded by `event_history` entries and
+//! Every logged event has an [`EventId`], `MS-SEQ` on the wire. On a single
+//! node this process numbers them itself: `MS` is when it started (the
+//! epoch), so an id from another run is recognised as not resumable here.
+//! With scaling on, the ids are the ones Redis gave the event when the
+//! publishing node added it to the app's stream (`XADD`), the same on every
+//! node, and each node logs events in the order Redis published them (see
+//! `adapter/redis.rs`), so a stream can resume on any replica.
+//!
+//! The log is bounded by `event_history` entries and
 //! `event_history_max_age`; a resume that reaches past what the log still
 //! holds, or past when its channels started being watched, is refused with
-//! [`Resume::Refetch`] instead of silently skipping events.
+//! a refetch reason instead of silently skipping events (in cluster mode
+//! the Redis stream is asked first).
 //!
 //! Channels nobody streams are not logged: WebSocket-only apps pay one
 //! atomic load per publication. The lock is a `std::sync::Mutex` held for a
 //! push or a scan of the log, never across an `.await`.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,11 +32,29 @@ use tokio::time::Instant;
 use crate::outbound::Frame;
 use crate::protocol::ChannelName;
 
+/// An event's place in the app's history: `MS-SEQ`, ordered as a pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub(crate) struct EventId(pub(crate) u64, pub(crate) u64);
+
+impl EventId {
+    /// Parses `MS-SEQ`.
+    pub(crate) fn parse(id: &str) -> Option<EventId> {
+        let (ms, seq) = id.trim().split_once('-')?;
+        Some(EventId(ms.parse().ok()?, seq.parse().ok()?))
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.0, self.1)
+    }
+}
+
 /// A logged event.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
-    /// Its number in the app's sequence.
-    pub(crate) seq: u64,
+    /// Its id.
+    pub(crate) id: EventId,
     /// The channel it was published on.
     pub(crate) channel: ChannelName,
     /// The Pusher message, as subscribers received it.
@@ -40,17 +65,20 @@ pub(crate) struct Entry {
 /// Where a stream starts reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Resume {
-    /// Read entries after this sequence number.
-    pub(crate) cursor: u64,
-    /// Set when the missed events cannot be replayed (too old, another run
-    /// or node, history off): the stream reads from now on and tells the
-    /// client why it must refetch its state.
+    /// Read entries after this id.
+    pub(crate) cursor: EventId,
+    /// Set when the missed events are not in this node's log (too old,
+    /// another run, history off, or — in cluster mode — not watched here):
+    /// the stream reads from now on and tells the client why it must
+    /// refetch its state, unless the cluster's stream can fill the gap.
     pub(crate) refetch: Option<&'static str>,
+    /// The id the client asked to resume after, when it was well formed.
+    pub(crate) wanted: Option<EventId>,
 }
 
 /// Why an id cannot be one of ours.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Last-Event-ID {0:?} is not an event id of this server (expected EPOCH-SEQ)")]
+#[error("Last-Event-ID {0:?} is not an event id of this server (expected MS-SEQ)")]
 pub(crate) struct ForeignId(pub(crate) String);
 
 /// One app's event log.
@@ -62,17 +90,23 @@ pub(crate) struct History {
     length: usize,
     /// How long an entry (and an unwatched channel's watch) is kept.
     max_age: Duration,
-    /// Watched channels, so `log` skips the lock when there are none.
+    /// Ids come from the cluster (Redis), not from this process.
+    clustered: AtomicBool,
+    /// Watched channels, so `record` skips the lock when there are none.
     watching: AtomicUsize,
     log: Mutex<Log>,
+    /// Wakes the app's event streams when the cluster logs an event: on the
+    /// publishing node the event is logged only when Redis sends it back,
+    /// after local delivery already woke the streams.
+    logged: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
 struct Log {
-    /// The last sequence number handed out.
-    last_seq: u64,
-    /// The highest sequence number evicted from `entries`.
-    evicted_up_to: u64,
+    /// The last id logged (or handed out).
+    last: EventId,
+    /// The highest id evicted from `entries`.
+    evicted_up_to: EventId,
     entries: VecDeque<Entry>,
     watched: HashMap<ChannelName, Watch>,
 }
@@ -82,9 +116,9 @@ struct Log {
 struct Watch {
     /// Streams reading it now.
     streams: usize,
-    /// The sequence number when this watch began: nothing before it was
-    /// logged for the channel.
-    since: u64,
+    /// The last id when this watch began: nothing up to it was logged for
+    /// the channel.
+    since: EventId,
     /// When the last stream left (meaningful when `streams` is 0).
     idle_since: Instant,
 }
@@ -99,8 +133,14 @@ impl History {
             epoch,
             length,
             max_age,
+            clustered: AtomicBool::new(false),
             watching: AtomicUsize::new(0),
-            log: Mutex::new(Log::default()),
+            log: Mutex::new(Log {
+                last: EventId(epoch, 0),
+                evicted_up_to: EventId(epoch, 0),
+                ..Log::default()
+            }),
+            logged: tokio::sync::Notify::new(),
         }
     }
 
@@ -110,34 +150,75 @@ impl History {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The wire id of sequence number `seq`.
-    pub(crate) fn id(&self, seq: u64) -> String {
-        format!("{}-{seq}", self.epoch)
-    }
-
     /// Whether events are logged at all (`event_history` > 0).
     pub(crate) fn enabled(&self) -> bool {
         self.length > 0
     }
 
-    /// Logs `frame` if `channel` is watched.
+    /// From now on ids come from the cluster: [`History::record`] logs
+    /// nothing and the adapter calls [`History::record_with_id`].
+    pub(crate) fn use_cluster_ids(&self) {
+        self.clustered.store(true, Ordering::Release);
+        let mut log = self.lock();
+        log.last = EventId::default();
+        log.evicted_up_to = EventId::default();
+    }
+
+    /// Whether ids come from the cluster.
+    pub(crate) fn clustered(&self) -> bool {
+        self.clustered.load(Ordering::Acquire)
+    }
+
+    /// Logs `frame` under this process's next id if `channel` is watched
+    /// (single node; in cluster mode the adapter records instead).
     pub(crate) fn record(&self, channel: &ChannelName, frame: &Frame) {
-        if self.length == 0 || self.watching.load(Ordering::Acquire) == 0 {
+        if self.length == 0 || self.watching.load(Ordering::Acquire) == 0 || self.clustered() {
             return;
         }
         let mut log = self.lock();
-        if !log.watched.contains_key(channel) {
+        let id = EventId(self.epoch, log.last.1 + 1);
+        self.push(&mut log, channel, frame, id);
+    }
+
+    /// Logs `frame` under the cluster's `id` if `channel` is watched. Ids
+    /// arrive in increasing order (Redis publishes in the order it
+    /// numbered); an older one is ignored.
+    pub(crate) fn record_with_id(&self, channel: &ChannelName, frame: &Frame, id: EventId) {
+        if self.length == 0 {
             return;
         }
-        log.last_seq += 1;
-        let entry = Entry {
-            seq: log.last_seq,
+        let mut log = self.lock();
+        if id <= log.last {
+            return;
+        }
+        let watched = log.watched.contains_key(channel);
+        self.push(&mut log, channel, frame, id);
+        drop(log);
+        if watched {
+            self.logged.notify_waiters();
+        }
+    }
+
+    /// Resolves after the next event the cluster logs (see `logged`).
+    pub(crate) fn logged(&self) -> tokio::sync::futures::Notified<'_> {
+        self.logged.notified()
+    }
+
+    fn push(&self, log: &mut Log, channel: &ChannelName, frame: &Frame, id: EventId) {
+        if !log.watched.contains_key(channel) {
+            // Not kept, but later ids must still compare after it: a watch
+            // that begins now begins after this event.
+            log.last = id;
+            return;
+        }
+        log.last = id;
+        log.entries.push_back(Entry {
+            id,
             channel: channel.clone(),
             frame: frame.clone(),
             at: Instant::now(),
-        };
-        log.entries.push_back(entry);
-        self.trim(&mut log);
+        });
+        self.trim(log);
     }
 
     /// Drops entries beyond the length or age limits, and watches idle for
@@ -150,7 +231,7 @@ impl History {
                 .is_some_and(|e| e.at.elapsed() > self.max_age)
         {
             if let Some(gone) = log.entries.pop_front() {
-                log.evicted_up_to = gone.seq;
+                log.evicted_up_to = gone.id;
             }
         }
         let before = log.watched.len();
@@ -165,21 +246,21 @@ impl History {
 
     /// A stream starts reading `channels`: they are watched from now on.
     /// Returns where it starts: after `last_id` when every missed event is
-    /// still here, else from now with a reason to refetch.
+    /// in this node's log, else from now with a reason to refetch.
     ///
     /// # Errors
-    /// [`ForeignId`] when `last_id` is not of the form `EPOCH-SEQ`.
+    /// [`ForeignId`] when `last_id` is not of the form `MS-SEQ`.
     pub(crate) fn open(
         &self,
         channels: &[ChannelName],
         last_id: Option<&str>,
     ) -> Result<Resume, ForeignId> {
-        let wanted = last_id.map(|id| parse_id(id).ok_or_else(|| ForeignId(id.to_owned())));
+        let wanted = last_id.map(|id| EventId::parse(id).ok_or_else(|| ForeignId(id.to_owned())));
         let wanted = wanted.transpose()?;
         let mut log = self.lock();
         self.trim(&mut log);
-        let now = log.last_seq;
-        let mut since = 0;
+        let now = log.last;
+        let mut since = EventId::default();
         for channel in channels {
             let watch = log.watched.entry(channel.clone()).or_insert_with(|| {
                 self.watching.fetch_add(1, Ordering::AcqRel);
@@ -196,26 +277,29 @@ impl History {
             Ok(Resume {
                 cursor: now,
                 refetch: Some(reason),
+                wanted,
             })
         };
-        let Some((epoch, seq)) = wanted else {
+        let Some(id) = wanted else {
             return Ok(Resume {
                 cursor: now,
                 refetch: None,
+                wanted,
             });
         };
         if self.length == 0 {
             return refetch("history is off for this app");
         }
-        if epoch != self.epoch || seq > now {
+        if id > now || (!self.clustered() && id.0 != self.epoch) {
             return refetch("the id is from another server run or node");
         }
-        if seq < log.evicted_up_to || seq < since {
+        if id < log.evicted_up_to || id < since {
             return refetch("the missed events are no longer kept");
         }
         Ok(Resume {
-            cursor: seq,
+            cursor: id,
             refetch: None,
+            wanted,
         })
     }
 
@@ -238,26 +322,20 @@ impl History {
     pub(crate) fn read(
         &self,
         channels: &[ChannelName],
-        cursor: u64,
-    ) -> Result<(Vec<Entry>, u64), u64> {
+        cursor: EventId,
+    ) -> Result<(Vec<Entry>, EventId), EventId> {
         let log = self.lock();
         if cursor < log.evicted_up_to {
-            return Err(log.last_seq);
+            return Err(log.last);
         }
         let entries = log
             .entries
             .iter()
-            .filter(|e| e.seq > cursor && channels.contains(&e.channel))
+            .filter(|e| e.id > cursor && channels.contains(&e.channel))
             .cloned()
             .collect();
-        Ok((entries, log.last_seq))
+        Ok((entries, log.last.max(cursor)))
     }
-}
-
-/// Parses `EPOCH-SEQ`.
-fn parse_id(id: &str) -> Option<(u64, u64)> {
-    let (epoch, seq) = id.trim().split_once('-')?;
-    Some((epoch.parse().ok()?, seq.parse().ok()?))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::{Duration, Instant};
 
-use super::{Envelope, Inner};
+use super::{Envelope, Inner, Outgoing};
 
 /// Backoff between reconnection attempts: 100 ms doubling to 5 s.
 fn backoff(attempt: u32) -> Duration {
@@ -58,10 +58,7 @@ pub(super) async fn subscriber(inner: Arc<Inner>) {
                         message = messages.next() => match message {
                             Some(message) => {
                                 let Ok(payload) = message.get_payload::<String>() else { continue };
-                                match serde_json::from_str::<Envelope>(&payload) {
-                                    Ok(envelope) => inner.handle(envelope),
-                                    Err(e) => tracing::debug!(error = %e, "ignoring an unreadable cluster message"),
-                                }
+                                inner.receive(&payload);
                             }
                             None => break,
                         }
@@ -88,21 +85,42 @@ pub(super) async fn subscriber(inner: Arc<Inner>) {
     }
 }
 
+/// Adds an event to its app's capped history stream and publishes it,
+/// prefixed `h{id} `, in one step: Redis runs one script at a time, so the
+/// order in which nodes receive events is the order of their ids.
+const ADD_AND_PUBLISH: &str =
+    "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', ARGV[2])
+redis.call('PUBLISH', KEYS[2], 'h' .. id .. ' ' .. ARGV[2])
+return id";
+
 /// Publishes queued envelopes in order on the command connection.
-pub(super) async fn publisher(inner: Arc<Inner>, mut queue: mpsc::Receiver<String>) {
+pub(super) async fn publisher(inner: Arc<Inner>, mut queue: mpsc::Receiver<Outgoing>) {
     let mut failing = false;
     loop {
-        let text = tokio::select! {
+        let outgoing = tokio::select! {
             _ = inner.stop.cancelled() => return,
             t = queue.recv() => match t { Some(t) => t, None => return },
         };
         let conn = Inner::lock(&inner.commands).clone();
         let Some(mut conn) = conn else { continue };
-        let sent: Result<i64, _> = redis::cmd("PUBLISH")
-            .arg(&inner.channel)
-            .arg(text)
-            .query_async(&mut conn)
-            .await;
+        let sent: Result<(), redis::RedisError> = match outgoing.history {
+            None => redis::cmd("PUBLISH")
+                .arg(&inner.channel)
+                .arg(outgoing.text)
+                .query_async::<i64>(&mut conn)
+                .await
+                .map(drop),
+            Some((stream, length)) => redis::cmd("EVAL")
+                .arg(ADD_AND_PUBLISH)
+                .arg(2)
+                .arg(stream)
+                .arg(&inner.channel)
+                .arg(length.max(1))
+                .arg(outgoing.text)
+                .query_async::<String>(&mut conn)
+                .await
+                .map(drop),
+        };
         match sent {
             Ok(_) if failing => {
                 failing = false;

@@ -11,8 +11,12 @@ fn frame(n: u64) -> Frame {
     Frame::text(&format!(r#"{{"event":"e","channel":"c","data":"{n}"}}"#))
 }
 
+fn id(h: &History, seq: u64) -> String {
+    EventId(h.epoch, seq).to_string()
+}
+
 fn seqs(entries: &[Entry]) -> Vec<u64> {
-    entries.iter().map(|e| e.seq).collect()
+    entries.iter().map(|e| e.id.1).collect()
 }
 
 #[test]
@@ -21,21 +25,18 @@ fn only_watched_channels_are_logged_and_read_back_in_order() {
     h.record(&ch("a"), &frame(0));
     let start = h.open(&[ch("a"), ch("b")], None).expect("ok");
     assert_eq!(
-        start,
-        Resume {
-            cursor: 0,
-            refetch: None
-        },
+        (start.cursor.1, start.refetch),
+        (0, None),
         "nothing was logged before"
     );
     h.record(&ch("a"), &frame(1));
     h.record(&ch("other"), &frame(2));
     h.record(&ch("b"), &frame(3));
-    let (entries, cursor) = h.read(&[ch("a"), ch("b")], 0).expect("kept");
-    assert_eq!(seqs(&entries), [1, 2]);
-    assert_eq!(cursor, 2);
-    let (only_b, _) = h.read(&[ch("b")], 0).expect("kept");
-    assert_eq!(seqs(&only_b), [2]);
+    let (entries, cursor) = h.read(&[ch("a"), ch("b")], start.cursor).expect("kept");
+    assert_eq!(seqs(&entries), [1, 3], "2 went to an unwatched channel");
+    assert_eq!(cursor.1, 3);
+    let (only_b, _) = h.read(&[ch("b")], start.cursor).expect("kept");
+    assert_eq!(seqs(&only_b), [3]);
 }
 
 #[test]
@@ -48,15 +49,9 @@ fn a_resume_gets_exactly_what_was_missed() {
     }
     h.close(&channels);
     h.record(&ch("a"), &frame(6));
-    let last_seen = h.id(3);
+    let last_seen = id(&h, 3);
     let resume = h.open(&channels, Some(&last_seen)).expect("ours");
-    assert_eq!(
-        resume,
-        Resume {
-            cursor: 3,
-            refetch: None
-        }
-    );
+    assert_eq!((resume.cursor.1, resume.refetch), (3, None));
     let (entries, _) = h.read(&channels, resume.cursor).expect("kept");
     assert_eq!(
         seqs(&entries),
@@ -73,16 +68,19 @@ fn resuming_past_what_is_kept_asks_for_a_refetch() {
     for n in 1..=5 {
         h.record(&ch("a"), &frame(n));
     }
-    let too_old = h.open(&channels, Some(&h.id(1))).expect("ours");
-    assert_eq!(too_old.cursor, 5);
+    let too_old = h.open(&channels, Some(&id(&h, 1))).expect("ours");
+    assert_eq!(too_old.cursor.1, 5);
     assert!(too_old.refetch.is_some());
     assert!(h
-        .open(&channels, Some(&h.id(2)))
+        .open(&channels, Some(&id(&h, 2)))
         .expect("ours")
         .refetch
         .is_none());
     // A live reader that fell behind the log is told too.
-    assert_eq!(h.read(&channels, 1).map(|(e, _)| e.len()), Err(5));
+    assert_eq!(
+        h.read(&channels, EventId(h.epoch, 1)).map(|(e, _)| e.len()),
+        Err(EventId(h.epoch, 5))
+    );
 }
 
 #[test]
@@ -97,14 +95,14 @@ fn ids_of_another_run_or_before_the_watch_began_are_not_resumed() {
         .expect("well formed")
         .refetch
         .is_some());
-    let future = h.id(99);
+    let future = id(&h, 99);
     assert!(h
         .open(&[ch("a")], Some(&future))
         .expect("well formed")
         .refetch
         .is_some());
     // Channel b was not watched before seq 2: events before then were not kept.
-    let joined_late = h.open(&[ch("a"), ch("b")], Some(&h.id(1))).expect("ours");
+    let joined_late = h.open(&[ch("a"), ch("b")], Some(&id(&h, 1))).expect("ours");
     assert!(joined_late.refetch.is_some());
     for bad in ["", "abc", "1-", "-1", "1-2-3", "x-1"] {
         assert!(h.open(&[ch("a")], Some(bad)).is_err(), "{bad:?}");
@@ -114,10 +112,13 @@ fn ids_of_another_run_or_before_the_watch_began_are_not_resumed() {
 #[test]
 fn history_off_logs_nothing_and_refuses_resume() {
     let h = History::new(0, Duration::from_secs(60));
-    let start = h.open(&[ch("a")], Some(&h.id(0))).expect("well formed");
+    let start = h.open(&[ch("a")], Some(&id(&h, 0))).expect("well formed");
     assert!(start.refetch.is_some());
     h.record(&ch("a"), &frame(1));
-    assert_eq!(h.read(&[ch("a")], 0).map(|(e, _)| e.len()), Ok(0));
+    assert_eq!(
+        h.read(&[ch("a")], start.cursor).map(|(e, _)| e.len()),
+        Ok(0)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -134,6 +135,42 @@ async fn entries_and_idle_watches_expire() {
         0,
         "the idle watch expired"
     );
-    let (entries, _) = h.read(&channels, 0).map_err(|_| ()).unwrap_or_default();
+    let (entries, _) = h
+        .read(&channels, EventId::default())
+        .map_err(|_| ())
+        .unwrap_or_default();
     assert!(entries.is_empty(), "the old entry expired");
+}
+
+#[test]
+fn cluster_ids_are_logged_in_order_and_resumed_after() {
+    let h = History::new(10, Duration::from_secs(60));
+    h.use_cluster_ids();
+    let channels = [ch("a")];
+    h.open(&channels, None).expect("ok");
+    h.record(&ch("a"), &frame(0));
+    assert!(
+        h.read(&channels, EventId::default())
+            .expect("kept")
+            .0
+            .is_empty(),
+        "own ids unused"
+    );
+    h.record_with_id(&ch("a"), &frame(1), EventId(1700, 0));
+    h.record_with_id(&ch("a"), &frame(2), EventId(1700, 1));
+    h.record_with_id(&ch("a"), &frame(9), EventId(1699, 5));
+    h.record_with_id(&ch("a"), &frame(3), EventId(1701, 0));
+    let (entries, last) = h.read(&channels, EventId(1700, 0)).expect("kept");
+    let ids: Vec<EventId> = entries.iter().map(|e| e.id).collect();
+    assert_eq!(
+        ids,
+        [EventId(1700, 1), EventId(1701, 0)],
+        "an out-of-order id is ignored"
+    );
+    assert_eq!(last, EventId(1701, 0));
+    let resume = h.open(&channels, Some("1700-1")).expect("ours");
+    assert_eq!((resume.cursor, resume.refetch), (EventId(1700, 1), None));
+    let other = h.open(&[ch("b")], Some("1700-1")).expect("ours");
+    assert!(other.refetch.is_some(), "b was not watched here then");
+    assert_eq!(other.wanted, Some(EventId(1700, 1)));
 }
