@@ -21,6 +21,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::time::{sleep_until, timeout, Duration, Instant};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::Message;
+use tracing::Instrument;
 
 use crate::apps::App;
 use crate::node::ConnectionSlot;
@@ -72,7 +73,11 @@ where
         session.close();
         return refuse(&session.handle, &socket, ErrorCode::OriginNotAllowed).await;
     }
-    serve(&mut ws, &socket, &mut session).await;
+    // Debug level: at the default level the span is disabled and costs
+    // nothing per socket; with debug on, every line of this socket carries
+    // its socket id and app id.
+    let span = tracing::debug_span!("connection", socket_id = %socket_id, app_id = %session.app.id);
+    serve(&mut ws, &socket, &mut session).instrument(span).await;
     session.close();
     drop(slot);
 }

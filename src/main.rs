@@ -74,6 +74,9 @@ struct StartArgs {
     /// Log debug detail (same as RUST_LOG=debug).
     #[arg(long)]
     debug: bool,
+    /// Log lines as plain text or one JSON object each (CLARION_LOG_FORMAT).
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
 }
 
 fn main() -> ExitCode {
@@ -83,7 +86,10 @@ fn main() -> ExitCode {
         Some(Command::Trigger(args)) => return trigger(args),
         None => cli.start,
     };
-    init_logging(args.debug);
+    if let Err(e) = init_logging(args.debug, args.log_format) {
+        eprintln!("clarion: configuration error: {e}");
+        return ExitCode::from(2);
+    }
     let Some(mut config) = load_config(args.config.clone(), args.env_file.clone()) else {
         return ExitCode::from(2);
     };
@@ -175,15 +181,41 @@ fn trigger(args: TriggerArgs) -> ExitCode {
     }
 }
 
-fn init_logging(debug: bool) {
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines (the default).
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Logging to stderr: `RUST_LOG` or `--debug` choose the level, `--log-format`
+/// (else `CLARION_LOG_FORMAT`) the format. Each WebSocket connection's
+/// events carry its `socket_id` and `app_id` at debug level.
+fn init_logging(debug: bool, format: Option<LogFormat>) -> Result<(), String> {
     let default = if debug { "debug" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let format = match (format, std::env::var("CLARION_LOG_FORMAT")) {
+        (Some(format), _) => format,
+        (None, Ok(v)) if v.trim().eq_ignore_ascii_case("json") => LogFormat::Json,
+        (None, Ok(v)) if v.trim().is_empty() || v.trim().eq_ignore_ascii_case("text") => {
+            LogFormat::Text
+        }
+        (None, Ok(v)) => return Err(format!("CLARION_LOG_FORMAT={v:?}: expected text or json")),
+        (None, Err(_)) => LogFormat::Text,
+    };
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
+    Ok(())
 }
 
 async fn start(mut config: Config) -> ExitCode {

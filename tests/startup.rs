@@ -230,3 +230,67 @@ fn auth_endpoint_refusals_reach_the_debug_log_without_the_token() {
         assert!(!line.contains(secret), "{secret} in the log: {line}");
     }
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_a_line_and_carry_the_connection() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let mut child = clarion()
+        .args(["--host", "127.0.0.1", "--port", "0", "--log-format", "json"])
+        .env("RUST_LOG", "clarion=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn clarion");
+    let lines = stderr_lines(&mut child);
+    let listening = wait_for_line(&lines, "listening on");
+    let line: serde_json::Value = serde_json::from_str(&listening).expect("a JSON line");
+    let message = line["fields"]["message"].as_str().expect("a message");
+    let addr = message.trim_start_matches("listening on ").to_owned();
+    let url = format!("ws://{addr}/app/app-key?protocol=7");
+    let (mut ws, _) = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio_tungstenite::connect_async(url),
+    )
+    .await
+    .expect("connect in time")
+    .expect("connect");
+    let Some(Ok(Message::Text(hello))) = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .expect("hello in time")
+    else {
+        panic!("no connection_established");
+    };
+    let hello: serde_json::Value = serde_json::from_str(&hello).expect("json");
+    let data: serde_json::Value =
+        serde_json::from_str(hello["data"].as_str().expect("data")).expect("json");
+    let socket_id = data["socket_id"].as_str().expect("socket_id").to_owned();
+    let wrong =
+        r#"{"event":"pusher:subscribe","data":{"channel":"private-x","auth":"app-key:00"}}"#;
+    ws.send(Message::text(wrong)).await.expect("send");
+    let refused = wait_for_line(&lines, "subscription refused");
+    let _ = child.kill();
+    let _ = child.wait();
+    let refused: serde_json::Value = serde_json::from_str(&refused).expect("a JSON line");
+    assert_eq!(refused["level"], "DEBUG", "{refused}");
+    assert_eq!(refused["span"]["name"], "connection", "{refused}");
+    assert_eq!(
+        refused["span"]["socket_id"],
+        socket_id.as_str(),
+        "{refused}"
+    );
+    assert_eq!(refused["span"]["app_id"], "1000", "{refused}");
+}
+
+#[test]
+fn an_unknown_log_format_stops_start_up_with_one_line() {
+    let out = clarion()
+        .env("CLARION_LOG_FORMAT", "xml")
+        .output()
+        .expect("run clarion");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("CLARION_LOG_FORMAT"), "{stderr}");
+}
