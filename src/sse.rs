@@ -430,13 +430,21 @@ impl Stream {
         let history = &self.app.history;
         match history.read(&self.channels, self.cursor) {
             Ok((entries, cursor)) => {
+                let envelope = self.envelope;
                 for entry in entries {
-                    write_event(
-                        out,
-                        &entry.frame,
-                        self.envelope,
-                        Some(&entry.id.to_string()),
-                    );
+                    let text = entry.rendered(envelope, || {
+                        let mut text = String::new();
+                        write_event(
+                            &mut text,
+                            &entry.frame,
+                            envelope,
+                            Some(&entry.id.to_string()),
+                        );
+                        (!text.is_empty()).then_some(text)
+                    });
+                    if let Some(text) = text {
+                        out.push_str(&text);
+                    }
                 }
                 self.cursor = cursor;
             }

@@ -24,7 +24,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
@@ -50,8 +50,8 @@ impl fmt::Display for EventId {
     }
 }
 
-/// A logged event.
-#[derive(Debug, Clone)]
+/// A logged event, shared by every stream that reads it.
+#[derive(Debug)]
 pub(crate) struct Entry {
     /// Its id.
     pub(crate) id: EventId,
@@ -60,6 +60,23 @@ pub(crate) struct Entry {
     /// The Pusher message, as subscribers received it.
     pub(crate) frame: Frame,
     at: Instant,
+    /// The event as streams send it (plain and `envelope=1`), made by the
+    /// first stream that reads it, so each event is rendered once however
+    /// many streams read it. `None` inside: not an event streams send.
+    rendered: [OnceLock<Option<Arc<str>>>; 2],
+}
+
+impl Entry {
+    /// The event's text for a stream, rendered by `render` on first use.
+    pub(crate) fn rendered(
+        &self,
+        envelope: bool,
+        render: impl FnOnce() -> Option<String>,
+    ) -> Option<Arc<str>> {
+        self.rendered[usize::from(envelope)]
+            .get_or_init(|| render().map(Arc::from))
+            .clone()
+    }
 }
 
 /// Where a stream starts reading.
@@ -107,7 +124,7 @@ struct Log {
     last: EventId,
     /// The highest id evicted from `entries`.
     evicted_up_to: EventId,
-    entries: VecDeque<Entry>,
+    entries: VecDeque<Arc<Entry>>,
     watched: HashMap<ChannelName, Watch>,
 }
 
@@ -212,12 +229,13 @@ impl History {
             return;
         }
         log.last = id;
-        log.entries.push_back(Entry {
+        log.entries.push_back(Arc::new(Entry {
             id,
             channel: channel.clone(),
             frame: frame.clone(),
             at: Instant::now(),
-        });
+            rendered: Default::default(),
+        }));
         self.trim(log);
     }
 
@@ -323,7 +341,7 @@ impl History {
         &self,
         channels: &[ChannelName],
         cursor: EventId,
-    ) -> Result<(Vec<Entry>, EventId), EventId> {
+    ) -> Result<(Vec<Arc<Entry>>, EventId), EventId> {
         let log = self.lock();
         if cursor < log.evicted_up_to {
             return Err(log.last);

@@ -15,7 +15,7 @@ fn id(h: &History, seq: u64) -> String {
     EventId(h.epoch, seq).to_string()
 }
 
-fn seqs(entries: &[Entry]) -> Vec<u64> {
+fn seqs(entries: &[std::sync::Arc<Entry>]) -> Vec<u64> {
     entries.iter().map(|e| e.id.1).collect()
 }
 
@@ -173,4 +173,23 @@ fn cluster_ids_are_logged_in_order_and_resumed_after() {
     let other = h.open(&[ch("b")], Some("1700-1")).expect("ours");
     assert!(other.refetch.is_some(), "b was not watched here then");
     assert_eq!(other.wanted, Some(EventId(1700, 1)));
+}
+
+#[test]
+fn an_entry_is_rendered_once_for_every_reader() {
+    let h = History::new(10, Duration::from_secs(60));
+    let channels = [ch("a")];
+    h.open(&channels, None).expect("ok");
+    h.open(&channels, None).expect("ok");
+    h.record(&ch("a"), &frame(1));
+    let mut renders = 0;
+    for _ in 0..2 {
+        let (entries, _) = h.read(&channels, EventId(h.epoch, 0)).expect("kept");
+        let text = entries[0].rendered(false, || {
+            renders += 1;
+            Some("event: e\n\n".to_owned())
+        });
+        assert_eq!(text.as_deref(), Some("event: e\n\n"));
+    }
+    assert_eq!(renders, 1, "the second reader shares the first one's text");
 }
