@@ -175,17 +175,32 @@ impl Inner {
         else {
             return;
         };
-        let (Some(app), Ok(channel)) = (self.apps.by_id(&app), ChannelName::parse(&channel)) else {
+        let Some((app, channel, frame)) = self.event_of(&app, &channel, frame) else {
             return;
         };
-        let frame = Frame::from(frame);
         app.history.record_with_id(&channel, &frame, id);
         if node == self.node_id {
             return;
         }
         Inner::lock(&self.peers).insert(node, Instant::now());
-        let except = except.as_deref().and_then(SocketId::parse);
-        app.deliver(&channel, &frame, except);
+        app.deliver(
+            &channel,
+            &frame,
+            except.as_deref().and_then(SocketId::parse),
+        );
+    }
+
+    /// The app, channel and frame of another node's event; `None` for an
+    /// app or channel this node does not know.
+    fn event_of(
+        &self,
+        app: &str,
+        channel: &str,
+        frame: String,
+    ) -> Option<(&Arc<App>, ChannelName, Frame)> {
+        let app = self.apps.by_id(app)?;
+        let channel = ChannelName::parse(channel).ok()?;
+        Some((app, channel, Frame::from(frame)))
     }
 
     fn lock<'a, T>(m: &'a Mutex<T>) -> std::sync::MutexGuard<'a, T> {
@@ -233,13 +248,13 @@ impl Inner {
                 frame,
                 ..
             } => {
-                let (Some(app), Ok(channel)) =
-                    (self.apps.by_id(&app), ChannelName::parse(&channel))
-                else {
-                    return;
-                };
-                let except = except.as_deref().and_then(SocketId::parse);
-                app.deliver(&channel, &Frame::from(frame), except);
+                if let Some((app, channel, frame)) = self.event_of(&app, &channel, frame) {
+                    app.deliver(
+                        &channel,
+                        &frame,
+                        except.as_deref().and_then(SocketId::parse),
+                    );
+                }
             }
             Envelope::Terminate { app, user, .. } => {
                 if let Some(app) = self.apps.by_id(&app) {
