@@ -260,7 +260,7 @@ async fn answer(
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
@@ -349,12 +349,7 @@ pub(crate) fn channel_answer(
         let auth = channel_auth_token(key, secret, socket_id, name, None);
         return Ok(serde_json::json!({ "auth": auth }).to_string());
     }
-    let mut member = serde_json::Map::new();
-    member.insert("user_id".to_owned(), claims.sub.clone().into());
-    if let Some(info) = &claims.user_info {
-        member.insert("user_info".to_owned(), info.clone().into());
-    }
-    let channel_data = serde_json::Value::Object(member).to_string();
+    let channel_data = claims.channel_data();
     let auth = channel_auth_token(key, secret, socket_id, name, Some(&channel_data));
     Ok(serde_json::json!({ "auth": auth, "channel_data": channel_data }).to_string())
 }

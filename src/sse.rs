@@ -199,12 +199,9 @@ async fn open(
             .map(|(_, v)| v.as_str())
     };
     let channels = parse_channels(param("channels").unwrap_or_default())?;
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let token = param("token").or(bearer).map(str::trim);
+    let token = param("token")
+        .map(str::trim)
+        .or_else(|| auth_endpoint::bearer(req.headers()));
     let member = authorize(&app, &channels, token)?;
     let origin = req
         .headers()
@@ -232,7 +229,6 @@ async fn open(
         socket_id,
         handle,
         channels: Vec::new(),
-        watched: Vec::new(),
         cursor: EventId::default(),
         refetch: None,
         backlog: String::new(),
@@ -243,7 +239,10 @@ async fn open(
     // Watch before subscribing: an event published in between is logged
     // after the cursor, so the first read finds it.
     let resume = stream.app.history.open(&channels, last_id.as_deref())?;
-    stream.watched.clone_from(&channels);
+    // From here dropping the stream (also mid-await below, when the client
+    // hangs up) closes the watches; unsubscribing a channel not yet
+    // subscribed is a no-op.
+    stream.channels.clone_from(&channels);
     stream.cursor = resume.cursor;
     stream.refetch = resume.refetch;
     if let (Some(_), Some(after)) = (resume.refetch, resume.wanted) {
@@ -266,21 +265,18 @@ async fn open(
             stream.refetch = None;
         }
     }
-    for channel in channels {
+    for channel in &stream.channels {
         let as_member = member
             .as_ref()
             .filter(|_| channel.kind() == ChannelKind::Presence);
-        let t = subscriptions::subscribe(
+        subscriptions::subscribe(
             &stream.node,
             &stream.app,
             socket_id,
             &stream.handle,
-            &channel,
+            channel,
             as_member,
         );
-        if t.changed {
-            stream.channels.push(channel);
-        }
     }
     Ok(stream)
 }
@@ -313,13 +309,7 @@ fn authorize(
 
 /// The presence member a token's claims describe.
 fn member_of(claims: &Claims) -> Result<Member, SseRefused> {
-    let mut data = serde_json::Map::new();
-    data.insert("user_id".to_owned(), claims.sub.clone().into());
-    if let Some(info) = &claims.user_info {
-        data.insert("user_info".to_owned(), info.clone().into());
-    }
-    let data = serde_json::Value::Object(data).to_string();
-    Member::from_channel_data(&data).map_err(|_| SseRefused::BadMember)
+    Member::from_channel_data(&claims.channel_data()).map_err(|_| SseRefused::BadMember)
 }
 
 /// Parses `a,b,c` into unique channel names that can be streamed.
@@ -356,9 +346,9 @@ struct Stream {
     app: Arc<App>,
     socket_id: SocketId,
     handle: SocketHandle,
+    /// The channels this stream reads: subscribed, and watched in the
+    /// app's history.
     channels: Vec<ChannelName>,
-    /// Channels this stream watches in the app's history.
-    watched: Vec<ChannelName>,
     /// The last history id this stream has considered.
     cursor: EventId,
     /// Events from the cluster's history to send first.
@@ -374,10 +364,10 @@ struct Stream {
 
 impl Drop for Stream {
     fn drop(&mut self) {
+        self.app.history.close(&self.channels);
         for channel in std::mem::take(&mut self.channels) {
             subscriptions::unsubscribe(&self.node, &self.app, self.socket_id, &channel);
         }
-        self.app.history.close(&self.watched);
         self.app.remove_socket(self.socket_id);
     }
 }

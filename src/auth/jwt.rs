@@ -298,6 +298,17 @@ pub(crate) struct Claims {
 }
 
 impl Claims {
+    /// The presence `channel_data` of the token's user:
+    /// `{"user_id": sub, "user_info": …}` (`user_info` only when given).
+    pub(crate) fn channel_data(&self) -> String {
+        let mut member = serde_json::Map::new();
+        member.insert("user_id".to_owned(), self.sub.clone().into());
+        if let Some(info) = &self.user_info {
+            member.insert("user_info".to_owned(), info.clone().into());
+        }
+        serde_json::Value::Object(member).to_string()
+    }
+
     /// Whether one of the token's `channels` patterns matches `channel`.
     pub(crate) fn grants(&self, channel: &str) -> bool {
         self.channels
