@@ -107,8 +107,14 @@ fn capacity_above_the_file_limit_is_warned_about() {
 
 /// Starts the binary on a free loopback port with `env` added, stderr piped.
 fn spawn_server(env: &[(&str, &str)]) -> std::process::Child {
+    spawn_server_with(&[], env)
+}
+
+/// Like [`spawn_server`], with extra command-line arguments.
+fn spawn_server_with(args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
     clarion()
         .args(["--host", "127.0.0.1", "--port", "0"])
+        .args(args)
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -128,6 +134,37 @@ fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<St
         }
     });
     rx
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects a WebSocket to the development app at `addr` and waits for
+/// `pusher:connection_established`; returns the socket and its socket id.
+async fn connect(addr: &str) -> (Ws, String) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let url = format!("ws://{addr}/app/app-key?protocol=7");
+    let (mut ws, _) = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio_tungstenite::connect_async(url),
+    )
+    .await
+    .expect("connect in time")
+    .expect("connect");
+    let hello = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .expect("a first frame in time");
+    let Some(Ok(Message::Text(hello))) = hello else {
+        panic!("no connection_established: {hello:?}");
+    };
+    let hello: serde_json::Value = serde_json::from_str(&hello).expect("json");
+    assert_eq!(hello["event"], "pusher:connection_established");
+    let data: serde_json::Value =
+        serde_json::from_str(hello["data"].as_str().expect("data")).expect("json");
+    let socket_id = data["socket_id"].as_str().expect("socket_id").to_owned();
+    (ws, socket_id)
 }
 
 /// Waits up to 10 s for a line containing `needle`; returns it.
@@ -157,18 +194,7 @@ async fn refusal_reasons_reach_the_debug_log() {
         .next()
         .expect("an address")
         .trim();
-    let url = format!("ws://{addr}/app/app-key?protocol=7");
-    let (mut ws, _) = tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio_tungstenite::connect_async(url),
-    )
-    .await
-    .expect("connect in time")
-    .expect("connect");
-    let hello = tokio::time::timeout(Duration::from_secs(5), ws.next())
-        .await
-        .expect("a first frame in time");
-    assert!(matches!(hello, Some(Ok(Message::Text(t))) if t.contains("connection_established")));
+    let (mut ws, _socket_id) = connect(addr).await;
     let wrong =
         r#"{"event":"pusher:subscribe","data":{"channel":"private-orders","auth":"app-key:0000"}}"#;
     ws.send(Message::text(wrong)).await.expect("send");
@@ -233,39 +259,16 @@ fn auth_endpoint_refusals_reach_the_debug_log_without_the_token() {
 
 #[tokio::test]
 async fn json_logs_are_one_object_a_line_and_carry_the_connection() {
-    use futures_util::{SinkExt, StreamExt};
+    use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
 
-    let mut child = clarion()
-        .args(["--host", "127.0.0.1", "--port", "0", "--log-format", "json"])
-        .env("RUST_LOG", "clarion=debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn clarion");
+    let mut child = spawn_server_with(&["--log-format", "json"], &[("RUST_LOG", "clarion=debug")]);
     let lines = stderr_lines(&mut child);
     let listening = wait_for_line(&lines, "listening on");
     let line: serde_json::Value = serde_json::from_str(&listening).expect("a JSON line");
     let message = line["fields"]["message"].as_str().expect("a message");
     let addr = message.trim_start_matches("listening on ").to_owned();
-    let url = format!("ws://{addr}/app/app-key?protocol=7");
-    let (mut ws, _) = tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio_tungstenite::connect_async(url),
-    )
-    .await
-    .expect("connect in time")
-    .expect("connect");
-    let Some(Ok(Message::Text(hello))) = tokio::time::timeout(Duration::from_secs(5), ws.next())
-        .await
-        .expect("hello in time")
-    else {
-        panic!("no connection_established");
-    };
-    let hello: serde_json::Value = serde_json::from_str(&hello).expect("json");
-    let data: serde_json::Value =
-        serde_json::from_str(hello["data"].as_str().expect("data")).expect("json");
-    let socket_id = data["socket_id"].as_str().expect("socket_id").to_owned();
+    let (mut ws, socket_id) = connect(&addr).await;
     let wrong =
         r#"{"event":"pusher:subscribe","data":{"channel":"private-x","auth":"app-key:00"}}"#;
     ws.send(Message::text(wrong)).await.expect("send");
