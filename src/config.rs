@@ -28,6 +28,9 @@ pub struct Config {
     pub apps: Vec<AppConfig>,
     /// Horizontal scaling through Redis (off by default).
     pub scaling: ScalingConfig,
+    /// How webhooks are batched, retried and kept (`[webhooks]`); the
+    /// targets themselves are per app (`[[apps.webhooks]]`).
+    pub webhooks: WebhooksConfig,
 }
 
 /// Listener and process-wide settings (`[server]`).
@@ -157,6 +160,8 @@ pub struct AppConfig {
     /// The built-in channel-authorisation endpoint (`[apps.auth]`); off
     /// when absent.
     pub auth: Option<AuthEndpointConfig>,
+    /// Where this app's webhooks go (`[[apps.webhooks]]`); none by default.
+    pub webhooks: Vec<WebhookConfig>,
 }
 
 /// The built-in channel-authorisation endpoint of one app (`[apps.auth]`):
@@ -251,6 +256,7 @@ impl Default for AppConfig {
             event_history: 1000,
             event_history_max_age: 300,
             auth: None,
+            webhooks: Vec::new(),
         }
     }
 }
@@ -263,6 +269,155 @@ impl AppConfig {
             key: "app-key".to_owned(),
             secret: "app-secret".to_owned(),
             ..AppConfig::default()
+        }
+    }
+}
+
+/// The kinds of webhook event Pusher defines (`event_types`).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookEventKind {
+    /// A channel got its first subscriber in the cluster.
+    ChannelOccupied,
+    /// A channel lost its last subscriber in the cluster.
+    ChannelVacated,
+    /// A user joined a presence channel (their first socket in the cluster).
+    MemberAdded,
+    /// A user left a presence channel (their last socket in the cluster).
+    MemberRemoved,
+    /// A client event was relayed.
+    ClientEvent,
+    /// A cache channel was subscribed to while it held no event.
+    CacheMiss,
+    /// A channel's subscription count changed.
+    SubscriptionCount,
+}
+
+impl WebhookEventKind {
+    /// Every kind, in Pusher's order.
+    pub const ALL: [WebhookEventKind; 7] = [
+        WebhookEventKind::ChannelOccupied,
+        WebhookEventKind::ChannelVacated,
+        WebhookEventKind::MemberAdded,
+        WebhookEventKind::MemberRemoved,
+        WebhookEventKind::ClientEvent,
+        WebhookEventKind::CacheMiss,
+        WebhookEventKind::SubscriptionCount,
+    ];
+
+    /// The name in webhook bodies and in `event_types`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookEventKind::ChannelOccupied => "channel_occupied",
+            WebhookEventKind::ChannelVacated => "channel_vacated",
+            WebhookEventKind::MemberAdded => "member_added",
+            WebhookEventKind::MemberRemoved => "member_removed",
+            WebhookEventKind::ClientEvent => "client_event",
+            WebhookEventKind::CacheMiss => "cache_miss",
+            WebhookEventKind::SubscriptionCount => "subscription_count",
+        }
+    }
+}
+
+/// Which channels a webhook target hears about (`filter`); both parts
+/// must match when both are set.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookFilter {
+    /// Only channels whose name starts with this.
+    pub channel_name_starts_with: Option<String>,
+    /// Only channels whose name ends with this.
+    pub channel_name_ends_with: Option<String>,
+}
+
+/// One webhook target of an app (`[[apps.webhooks]]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Where the signed `POST` goes (`http://` or `https://`).
+    pub url: String,
+    /// The events this target receives; all of them when absent.
+    #[serde(default = "all_webhook_kinds")]
+    pub event_types: Vec<WebhookEventKind>,
+    /// Which channels' events it receives; all when absent.
+    #[serde(default)]
+    pub filter: WebhookFilter,
+    /// Extra request headers (e.g. a tenant id or a bearer token).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+fn all_webhook_kinds() -> Vec<WebhookEventKind> {
+    WebhookEventKind::ALL.to_vec()
+}
+
+impl WebhookConfig {
+    /// A target at `url` for every event kind and channel.
+    pub fn to(url: impl Into<String>) -> Self {
+        WebhookConfig {
+            url: url.into(),
+            event_types: all_webhook_kinds(),
+            filter: WebhookFilter::default(),
+            headers: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// Whether this target receives `kind` events of `channel`.
+    pub fn wants(&self, kind: WebhookEventKind, channel: &str) -> bool {
+        self.event_types.contains(&kind)
+            && self
+                .filter
+                .channel_name_starts_with
+                .as_deref()
+                .is_none_or(|p| channel.starts_with(p))
+            && self
+                .filter
+                .channel_name_ends_with
+                .as_deref()
+                .is_none_or(|s| channel.ends_with(s))
+    }
+}
+
+/// How webhooks are batched, retried and kept (`[webhooks]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Most events in one request (Pusher: 20).
+    pub batch_size: usize,
+    /// Milliseconds an event may wait for others to share its request
+    /// (Pusher: 250).
+    pub batch_wait_ms: u64,
+    /// Milliseconds one request may take before it counts as failed.
+    pub timeout_ms: u64,
+    /// Seconds a failing batch is retried before it becomes a dead letter.
+    pub retry_for: u64,
+    /// Milliseconds before the first retry; each next wait doubles.
+    pub retry_initial_ms: u64,
+    /// Longest wait between two attempts, in milliseconds.
+    pub retry_max_ms: u64,
+    /// With scaling on: milliseconds after which a batch whose node went
+    /// silent is taken over by another node.
+    pub claim_after_ms: u64,
+    /// Dead letters kept per app, newest first.
+    pub dead_letters: usize,
+    /// Without scaling: the file where events still undelivered at
+    /// shutdown are kept until the next start. Relative to the working
+    /// directory.
+    pub outbox_file: PathBuf,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            batch_size: 20,
+            batch_wait_ms: 250,
+            timeout_ms: 5_000,
+            retry_for: 300,
+            retry_initial_ms: 1_000,
+            retry_max_ms: 60_000,
+            claim_after_ms: 30_000,
+            dead_letters: 1_000,
+            outbox_file: PathBuf::from("clarion-webhooks.outbox"),
         }
     }
 }

@@ -3,6 +3,8 @@
 //! channels, users and connections. `POST /users/{id}/terminate_connections`
 //! is also accepted without the `/apps/{app_id}` prefix, as the Python SDK
 //! sends it; the app is then the one whose `auth_key` signed the request.
+//! `GET`/`DELETE /apps/{app_id}/webhooks/dead_letters` lists or clears the
+//! webhook batches no retry delivered.
 //!
 //! Every request is checked in this order: known app (404), body within
 //! `max_request_size` (413), signature (401), then the body (400/413/422).
@@ -181,11 +183,44 @@ async fn route(call: &Call<'_>) -> Result<HttpResponse, ApiError> {
         (&Method::POST, ["users", user_id, "terminate_connections"]) => {
             queries::terminate(call, &decode(user_id)).await
         }
+        (&Method::GET, ["webhooks", "dead_letters"]) => dead_letters(call).await,
+        (&Method::DELETE, ["webhooks", "dead_letters"]) => clear_dead_letters(call).await,
         _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("No such endpoint: {} {rest}", call.method),
         )),
     }
+}
+
+/// `GET /apps/{id}/webhooks/dead_letters`: the batches no retry
+/// delivered, newest first.
+async fn dead_letters(call: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    let letters = call
+        .node
+        .webhooks
+        .dead_letters(&call.app.id)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    let letters: Vec<&serde_json::value::RawValue> = letters
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let body = serde_json::json!({ "dead_letters": letters });
+    Ok(json(StatusCode::OK, body.to_string()))
+}
+
+/// `DELETE /apps/{id}/webhooks/dead_letters`: forgets them.
+async fn clear_dead_letters(call: &Call<'_>) -> Result<HttpResponse, ApiError> {
+    let cleared = call
+        .node
+        .webhooks
+        .clear_dead_letters(&call.app.id)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    Ok(json(
+        StatusCode::OK,
+        serde_json::json!({ "cleared": cleared }).to_string(),
+    ))
 }
 
 fn decode(segment: &str) -> String {

@@ -22,6 +22,7 @@
 //! | [`server`] | binding, routing, upgrades, graceful shutdown |
 //! | [`shutdown`] | signals, cancellation token and task tracker |
 //! | [`trigger`] | `clarion trigger`: one signed `POST /apps/{id}/events` |
+//! | `webhooks` | Pusher-format webhooks: facts from the seam, arbitrated per cluster in Redis, batched, signed, retried, dead letters |
 //!
 //! Modules shown as links are public because the integration tests, the
 //! benchmarks or `clarion-bench` use them; the rest are private to the
@@ -49,3 +50,4 @@ pub mod shutdown;
 mod sse;
 mod subscriptions;
 pub mod trigger;
+mod webhooks;

@@ -1,6 +1,6 @@
 //! `Node`: the state every task of this process shares — the apps, the
-//! adapter, the lifecycle bus, shutdown, and the process-wide connection
-//! capacity.
+//! adapter, the lifecycle bus, the webhooks, shutdown, and the process-wide
+//! connection capacity.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use crate::apps::AppRegistry;
 use crate::config::ServerConfig;
 use crate::lifecycle::LifecycleBus;
 use crate::shutdown::Shutdown;
+use crate::webhooks::Webhooks;
 
 /// Shared state of one Clarion process.
 #[derive(Debug)]
@@ -24,6 +25,8 @@ pub struct Node {
     pub lifecycle: LifecycleBus,
     /// Shutdown signal and the tracker of every connection task.
     pub(crate) shutdown: Shutdown,
+    /// Occupancy, presence and client events for the apps' webhook targets.
+    pub(crate) webhooks: Webhooks,
     /// WebSocket connections currently open on this process.
     open: AtomicUsize,
     /// Most WebSocket connections this process accepts.
@@ -36,6 +39,7 @@ impl Node {
         server: ServerConfig,
         apps: Arc<AppRegistry>,
         adapter: Arc<dyn Adapter>,
+        webhooks: Webhooks,
         capacity: usize,
     ) -> Self {
         Node {
@@ -44,6 +48,7 @@ impl Node {
             adapter,
             lifecycle: LifecycleBus::default(),
             shutdown: Shutdown::default(),
+            webhooks,
             open: AtomicUsize::new(0),
             capacity,
         }

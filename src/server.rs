@@ -35,6 +35,7 @@ use crate::connection::{self, Admission, ReadHalf};
 use crate::http_api;
 use crate::node::Node;
 use crate::sse;
+use crate::webhooks::Webhooks;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,10 @@ pub enum ServerError {
 /// use 128, which drops SYNs when thousands of clients reconnect at once,
 /// e.g. after another replica restarts).
 const LISTEN_BACKLOG: u32 = 4096;
+
+/// How long webhook deliveries in flight may still take once every socket
+/// has closed; what is undelivered then waits in the outbox.
+const WEBHOOK_FLUSH: Duration = Duration::from_secs(3);
 
 /// Binds the configured address with a deep accept backlog.
 ///
@@ -97,23 +102,31 @@ pub fn build_node(config: &Config) -> Result<Arc<Node>, String> {
     } else {
         Arc::new(LocalAdapter)
     };
+    let webhooks = Webhooks::start(config, apps.clone())?;
     let capacity = config.server.max_connections.unwrap_or(usize::MAX);
     Ok(Arc::new(Node::new(
         config.server.clone(),
         apps,
         adapter,
+        webhooks,
         capacity,
     )))
 }
 
-/// Builds a single-node state (local adapter) for `config`.
+/// Builds a single-node state (local adapter) for `config`, ignoring
+/// `scaling`. Must run inside a tokio runtime.
 pub fn local_node(config: &Config) -> Arc<Node> {
     let apps = Arc::new(AppRegistry::new(&config.apps));
     let capacity = config.server.max_connections.unwrap_or(usize::MAX);
+    let mut single = config.clone();
+    single.scaling.enabled = false;
+    let webhooks = Webhooks::start(&single, apps.clone())
+        .unwrap_or_else(|e| unreachable!("without scaling only the HTTP client can fail: {e}"));
     Arc::new(Node::new(
         config.server.clone(),
         apps,
         Arc::new(LocalAdapter),
+        webhooks,
         capacity,
     ))
 }
@@ -158,7 +171,9 @@ pub async fn run(listener: TcpListener, node: Arc<Node>, shutdown: impl Future<O
             "grace period over; exiting with tasks still running"
         );
     }
-    // Every socket has left its channels: tell the cluster, then stop.
+    // Every socket has left its channels: deliver (or keep) the webhooks
+    // that caused, tell the cluster, then stop.
+    node.webhooks.shutdown(WEBHOOK_FLUSH).await;
     node.adapter.shutdown().await;
     tracing::info!("shutdown complete");
 }

@@ -10,7 +10,9 @@
 //! 3. the cluster: a user's first socket on this node is announced;
 //! 4. a cache channel's last event (or `pusher:cache_miss`) is queued to the
 //!    subscriber;
-//! 5. the lifecycle bus: channel occupied, member added.
+//! 5. the lifecycle bus (channel occupied, member added) and the webhooks,
+//!    which get this node's transitions and have Redis arbitrate the
+//!    cluster-level ones (see `webhooks`).
 //!
 //! An unsubscribe undoes 1–3 in the same order and announces member removed,
 //! then channel vacated. Both return a [`Transition`]: what changed for the
@@ -56,8 +58,12 @@ pub(crate) struct Transition {
     pub(crate) changed: bool,
     /// The channel became occupied or vacant on this node.
     pub(crate) occupancy: Option<Occupancy>,
-    /// A member appeared or disappeared.
+    /// A member appeared in or disappeared from the roster this node
+    /// shows (which, with scaling on, includes other nodes' members).
     pub(crate) member: Option<MemberChange>,
+    /// The user's first socket on this node joined, or its last left: what
+    /// the cluster (and the webhooks' arbiter) is told.
+    pub(crate) node_member: Option<MemberChange>,
     /// Subscriptions on the channel on this node after the change.
     pub(crate) subscription_count: usize,
 }
@@ -87,10 +93,12 @@ pub(crate) fn subscribe(
             ..Transition::default()
         };
     }
+    let mut node_member = None;
     if let Some(member) = member {
         app.sockets.add_user(&member.user_id, socket_id);
         if outcome.first_local {
             node.adapter.member_joined(app, channel, member);
+            node_member = Some(MemberChange::Added(member.user_id.clone()));
         }
     }
     if channel.is_cache() {
@@ -103,6 +111,7 @@ pub(crate) fn subscribe(
                     channel: channel.as_str(),
                 };
                 let _ = handle.send(&Frame::from(miss.to_json()));
+                node.webhooks.cache_miss(app, channel);
             }
         }
     }
@@ -110,6 +119,7 @@ pub(crate) fn subscribe(
         changed: true,
         occupancy: outcome.occupied.then_some(Occupancy::Occupied),
         member: outcome.member_added.map(MemberChange::Added),
+        node_member,
         subscription_count: outcome.subscription_count,
     };
     announce(node, app, channel, &transition);
@@ -132,16 +142,19 @@ pub(crate) fn unsubscribe(
     if !outcome.removed {
         return Transition::default();
     }
+    let mut node_member = None;
     if let Some(user_id) = &outcome.user_id {
         app.sockets.remove_user(user_id, socket_id);
         if outcome.last_local {
             node.adapter.member_left(app, channel, user_id);
+            node_member = Some(MemberChange::Removed(user_id.clone()));
         }
     }
     let transition = Transition {
         changed: true,
         occupancy: outcome.vacated.then_some(Occupancy::Vacated),
         member: outcome.member_removed.map(MemberChange::Removed),
+        node_member,
         subscription_count: outcome.subscription_count,
     };
     announce(node, app, channel, &transition);
@@ -149,9 +162,10 @@ pub(crate) fn unsubscribe(
 }
 
 /// Puts a transition on the lifecycle bus, in the order observers rely on:
-/// occupied before member added, member removed before vacated. Events are
-/// built only when someone observes.
+/// occupied before member added, member removed before vacated (events are
+/// built only when someone observes), and hands it to the webhooks.
 fn announce(node: &Node, app: &App, channel: &ChannelName, transition: &Transition) {
+    node.webhooks.observe(app, channel, transition);
     let bus = &node.lifecycle;
     let ids = || (app.id.clone(), channel.clone());
     if transition.occupancy == Some(Occupancy::Occupied) {

@@ -13,7 +13,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use super::{AppConfig, AuthEndpointConfig, ClientEventsFrom, Config, JwtAlgorithm};
+use super::{
+    AppConfig, AuthEndpointConfig, ClientEventsFrom, Config, JwtAlgorithm, WebhookConfig,
+    WebhookEventKind,
+};
 use crate::auth::jwt::ALGORITHM_NAMES;
 
 mod dotenv;
@@ -80,6 +83,15 @@ pub(super) const ENV_VARS: &[&str] = &[
     "REVERB_SERVER_PATH",
     "REVERB_MAX_REQUEST_SIZE",
     "CLARION_SHUTDOWN_GRACE_PERIOD",
+    "CLARION_WEBHOOKS_BATCH_SIZE",
+    "CLARION_WEBHOOKS_BATCH_WAIT_MS",
+    "CLARION_WEBHOOKS_TIMEOUT_MS",
+    "CLARION_WEBHOOKS_RETRY_FOR",
+    "CLARION_WEBHOOKS_RETRY_INITIAL_MS",
+    "CLARION_WEBHOOKS_RETRY_MAX_MS",
+    "CLARION_WEBHOOKS_CLAIM_AFTER_MS",
+    "CLARION_WEBHOOKS_DEAD_LETTERS",
+    "CLARION_WEBHOOKS_OUTBOX_FILE",
     "CLARION_MAX_CONNECTIONS",
     "CLARION_OUTBOUND_QUEUE_CAPACITY",
     "CLARION_WRITE_TIMEOUT",
@@ -105,6 +117,8 @@ pub(super) const ENV_VARS: &[&str] = &[
     "CLARION_AUTH_JWT_ALGORITHM",
     "CLARION_AUTH_JWT_ISSUER",
     "CLARION_AUTH_JWT_AUDIENCE",
+    "CLARION_WEBHOOK_URL",
+    "CLARION_WEBHOOK_EVENT_TYPES",
     "REVERB_SCALING_ENABLED",
     "REVERB_SCALING_CHANNEL",
     "REDIS_URL",
@@ -113,12 +127,15 @@ pub(super) const ENV_VARS: &[&str] = &[
     "REDIS_USERNAME",
     "REDIS_PASSWORD",
     "REDIS_DB",
+    "CLARION_SCALING_HEARTBEAT_INTERVAL_MS",
+    "CLARION_SCALING_NODE_TIMEOUT_MS",
 ];
 
 /// Whether `var` is a per-app option of the env app (a `REVERB_APP_*`
 /// variable beyond id, key and secret, or a `CLARION_AUTH_JWT_*` one).
 fn is_app_option(var: &str) -> bool {
     var.starts_with("CLARION_AUTH_JWT_")
+        || var.starts_with("CLARION_WEBHOOK_")
         || (var.starts_with("REVERB_APP_")
             && !matches!(
                 var,
@@ -152,6 +169,7 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
     let env = Env::new(sources)?;
     apply_server(&env, &mut cfg)?;
     apply_scaling(&env, &mut cfg)?;
+    apply_webhooks(&env, &mut cfg)?;
     apply_app(&env, &mut cfg.apps, &mut origins)?;
     if cfg.apps.is_empty() {
         cfg.apps.push(AppConfig::development());
@@ -370,6 +388,47 @@ fn apply_server(env: &Env, cfg: &mut Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
+fn apply_webhooks(env: &Env, cfg: &mut Config) -> Result<(), ConfigError> {
+    let w = &mut cfg.webhooks;
+    set(
+        &mut w.batch_size,
+        env.positive("CLARION_WEBHOOKS_BATCH_SIZE")?,
+    );
+    let ms = "expected a number of milliseconds";
+    set(
+        &mut w.batch_wait_ms,
+        env.parse("CLARION_WEBHOOKS_BATCH_WAIT_MS", ms)?,
+    );
+    set(
+        &mut w.timeout_ms,
+        env.positive("CLARION_WEBHOOKS_TIMEOUT_MS")?,
+    );
+    set(
+        &mut w.retry_for,
+        env.parse("CLARION_WEBHOOKS_RETRY_FOR", "expected a number of seconds")?,
+    );
+    set(
+        &mut w.retry_initial_ms,
+        env.positive("CLARION_WEBHOOKS_RETRY_INITIAL_MS")?,
+    );
+    set(
+        &mut w.retry_max_ms,
+        env.positive("CLARION_WEBHOOKS_RETRY_MAX_MS")?,
+    );
+    set(
+        &mut w.claim_after_ms,
+        env.positive("CLARION_WEBHOOKS_CLAIM_AFTER_MS")?,
+    );
+    set(
+        &mut w.dead_letters,
+        env.parse("CLARION_WEBHOOKS_DEAD_LETTERS", "expected a whole number")?,
+    );
+    if let Some(file) = env.string("CLARION_WEBHOOKS_OUTBOX_FILE") {
+        w.outbox_file = PathBuf::from(file);
+    }
+    Ok(())
+}
+
 fn apply_scaling(env: &Env, cfg: &mut Config) -> Result<(), ConfigError> {
     let s = &mut cfg.scaling;
     set(&mut s.enabled, env.bool("REVERB_SCALING_ENABLED")?);
@@ -396,6 +455,14 @@ fn apply_scaling(env: &Env, cfg: &mut Config) -> Result<(), ConfigError> {
     set(
         &mut s.database,
         env.parse("REDIS_DB", "expected a database number")?,
+    );
+    set(
+        &mut s.heartbeat_interval_ms,
+        env.positive("CLARION_SCALING_HEARTBEAT_INTERVAL_MS")?,
+    );
+    set(
+        &mut s.node_timeout_ms,
+        env.positive("CLARION_SCALING_NODE_TIMEOUT_MS")?,
     );
     Ok(())
 }
@@ -501,7 +568,45 @@ fn apply_app(
             .map(str::to_owned)
             .collect();
     }
-    apply_auth(env, app)
+    apply_auth(env, app)?;
+    apply_webhook(env, app)
+}
+
+/// `CLARION_WEBHOOK_URL` adds a webhook target to the env app (replacing
+/// one with the same URL from the file); `CLARION_WEBHOOK_EVENT_TYPES`, a
+/// comma-separated list, narrows its events (all by default).
+fn apply_webhook(env: &Env, app: &mut AppConfig) -> Result<(), ConfigError> {
+    let types = env.get("CLARION_WEBHOOK_EVENT_TYPES");
+    let Some(url) = env.string("CLARION_WEBHOOK_URL") else {
+        if let Some(value) = types {
+            let reason = "CLARION_WEBHOOK_URL is not set";
+            return Err(env_error("CLARION_WEBHOOK_EVENT_TYPES", value, reason));
+        }
+        return Ok(());
+    };
+    let mut hook = WebhookConfig::to(url);
+    if let Some(list) = types {
+        hook.event_types = list
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(|name| {
+                WebhookEventKind::ALL
+                    .into_iter()
+                    .find(|kind| kind.as_str() == name)
+                    .ok_or_else(|| {
+                        let names: Vec<&str> =
+                            WebhookEventKind::ALL.iter().map(|k| k.as_str()).collect();
+                        let reason =
+                            format!("unknown event type {name:?}; expected {}", names.join(", "));
+                        env_error("CLARION_WEBHOOK_EVENT_TYPES", list, &reason)
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    app.webhooks.retain(|existing| existing.url != hook.url);
+    app.webhooks.push(hook);
+    Ok(())
 }
 
 /// Applies `CLARION_AUTH_*` to the env app's endpoint, turning it on when

@@ -306,6 +306,14 @@ impl Session {
         self.node
             .adapter
             .publish(&self.app, &channel, &frame, Some(self.socket_id));
+        self.node.webhooks.client_event(
+            &self.app,
+            &channel,
+            event,
+            data_json,
+            self.socket_id,
+            user_id.as_deref(),
+        );
         self.node
             .lifecycle
             .emit_with(|| LifecycleEvent::ClientEvent {

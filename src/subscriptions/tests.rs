@@ -11,7 +11,13 @@ use crate::config::{AppConfig, ServerConfig};
 fn node() -> (Node, Arc<App>) {
     let apps = Arc::new(AppRegistry::new(&[AppConfig::development()]));
     let app = apps.iter().next().expect("one app").clone();
-    let node = Node::new(ServerConfig::default(), apps, Arc::new(LocalAdapter), 16);
+    let node = Node::new(
+        ServerConfig::default(),
+        apps,
+        Arc::new(LocalAdapter),
+        crate::webhooks::Webhooks::inert(),
+        16,
+    );
     (node, app)
 }
 
@@ -35,6 +41,7 @@ fn presence_transitions_once_per_user_and_channel() {
             changed: true,
             occupancy: Some(Occupancy::Occupied),
             member: Some(MemberChange::Added("ann".into())),
+            node_member: Some(MemberChange::Added("ann".into())),
             subscription_count: 1,
         }
     );

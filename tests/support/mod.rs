@@ -15,11 +15,33 @@ use clarion::auth::http_signature::signed_query;
 use clarion::config::{AppConfig, Config};
 
 mod client;
+pub(crate) mod receiver;
 #[allow(unused_imports)] // each test binary uses a different subset
 pub(crate) use client::{Client, Received};
 
 /// How long any wait in a test may take before it fails.
 pub(crate) const WAIT: Duration = Duration::from_secs(5);
+
+/// Calls `probe` until it returns `Some`, for at most `within`; fails the
+/// test otherwise. For state that is reached by background work (not for
+/// events a client can wait for).
+pub(crate) async fn eventually<T, F, Fut>(within: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not reached within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
 /// A running server.
 pub(crate) struct TestServer {

@@ -292,6 +292,11 @@ fn every_documented_variable_is_honoured() {
     // The endpoint's options beyond its key are compared with the endpoint
     // on (a secret alone).
     let with_secret = [base.as_slice(), &[("CLARION_AUTH_JWT_SECRET", "jwt")]].concat();
+    let with_webhook = [
+        base.as_slice(),
+        &[("CLARION_WEBHOOK_URL", "http://127.0.0.1:9/hook")],
+    ]
+    .concat();
     for var in ENV_VARS {
         let value = match *var {
             "REVERB_SERVER_PATH" => "/p",
@@ -299,6 +304,9 @@ fn every_documented_variable_is_honoured() {
             "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM" => "none",
             "CLARION_AUTH_JWT_PUBLIC_KEY" => RSA_PUBLIC_KEY,
             "CLARION_AUTH_JWT_ALGORITHM" => "HS512",
+            "CLARION_WEBHOOK_URL" => "http://127.0.0.1:9/hook",
+            "CLARION_WEBHOOK_EVENT_TYPES" => "cache_miss",
+            "CLARION_SCALING_NODE_TIMEOUT_MS" => "70000",
             v if v.ends_with("ENABLED") || v.ends_with("TERMINATE") => "true",
             "REVERB_APP_ID" | "REVERB_APP_KEY" | "REVERB_APP_SECRET" => continue,
             _ => "7",
@@ -307,6 +315,7 @@ fn every_documented_variable_is_honoured() {
             "CLARION_AUTH_JWT_ALGORITHM"
             | "CLARION_AUTH_JWT_ISSUER"
             | "CLARION_AUTH_JWT_AUDIENCE" => with_secret.as_slice(),
+            "CLARION_WEBHOOK_EVENT_TYPES" => with_webhook.as_slice(),
             _ => base.as_slice(),
         };
         let mut env = base.to_vec();
@@ -1061,4 +1070,89 @@ fn bad_auth_settings_are_clear_errors() {
         orphan.contains("CLARION_AUTH_JWT_SECRET is set but REVERB_APP_ID is not"),
         "{orphan}"
     );
+}
+
+#[test]
+fn webhook_targets_parse_with_types_filters_and_headers() {
+    let toml = format!(
+        "{APP}[[apps.webhooks]]\nurl = \"https://backend.example/pusher/webhook\"\n\
+         event_types = [\"member_added\", \"member_removed\"]\n\
+         filter = {{ channel_name_starts_with = \"presence-\" }}\n\
+         headers = {{ \"X-Tenant\" = \"7\" }}\n\
+         [[apps.webhooks]]\nurl = \"http://127.0.0.1:9/all\"\n\
+         [webhooks]\nbatch_size = 5\nretry_for = 60\n"
+    );
+    let cfg = ok(Some(&toml), None, &[]);
+    let hooks = &cfg.apps[0].webhooks;
+    assert_eq!(hooks.len(), 2);
+    assert_eq!(
+        hooks[0].event_types,
+        [
+            WebhookEventKind::MemberAdded,
+            WebhookEventKind::MemberRemoved
+        ]
+    );
+    assert!(hooks[0].wants(WebhookEventKind::MemberAdded, "presence-room"));
+    assert!(!hooks[0].wants(WebhookEventKind::MemberAdded, "private-room"));
+    assert!(!hooks[0].wants(WebhookEventKind::ChannelOccupied, "presence-room"));
+    assert_eq!(hooks[0].headers["X-Tenant"], "7");
+    assert_eq!(hooks[1].event_types, WebhookEventKind::ALL);
+    assert_eq!((cfg.webhooks.batch_size, cfg.webhooks.retry_for), (5, 60));
+}
+
+#[test]
+fn webhook_env_adds_a_target_to_the_env_app() {
+    let cfg = ok(
+        None,
+        None,
+        &[
+            ("REVERB_APP_ID", "7"),
+            ("REVERB_APP_KEY", "k"),
+            ("REVERB_APP_SECRET", "s"),
+            (
+                "CLARION_WEBHOOK_URL",
+                "http://127.0.0.1:8000/pusher/webhook",
+            ),
+            (
+                "CLARION_WEBHOOK_EVENT_TYPES",
+                "channel_occupied, channel_vacated",
+            ),
+            ("CLARION_WEBHOOKS_CLAIM_AFTER_MS", "1500"),
+        ],
+    );
+    let hooks = &cfg.apps[0].webhooks;
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(
+        hooks[0].event_types,
+        [
+            WebhookEventKind::ChannelOccupied,
+            WebhookEventKind::ChannelVacated
+        ]
+    );
+    assert_eq!(cfg.webhooks.claim_after_ms, 1500);
+}
+
+#[test]
+fn bad_webhook_settings_are_refused_with_the_reason() {
+    let bad_url = format!("{APP}[[apps.webhooks]]\nurl = \"ftp://example.com/hook\"\n");
+    assert!(err(Some(&bad_url), None, &[]).contains("must be an http:// or https:// URL"));
+    let bad_type = format!(
+        "{APP}[[apps.webhooks]]\nurl = \"http://a.example\"\nevent_types = [\"member_joined\"]\n"
+    );
+    assert!(err(Some(&bad_type), None, &[]).contains("member_joined"));
+    let env = [
+        ("REVERB_APP_ID", "7"),
+        ("REVERB_APP_KEY", "k"),
+        ("REVERB_APP_SECRET", "s"),
+        ("CLARION_WEBHOOK_URL", "http://127.0.0.1:8000/hook"),
+        ("CLARION_WEBHOOK_EVENT_TYPES", "channel_occupied,nope"),
+    ];
+    assert!(err(None, None, &env).contains("unknown event type \"nope\""));
+    let no_url = [
+        ("REVERB_APP_ID", "7"),
+        ("CLARION_WEBHOOK_EVENT_TYPES", "cache_miss"),
+    ];
+    assert!(err(None, None, &no_url).contains("CLARION_WEBHOOK_URL is not set"));
+    let zero = format!("{APP}[webhooks]\nbatch_size = 0\n");
+    assert!(err(Some(&zero), None, &[]).contains("webhooks.batch_size must be greater than 0"));
 }

@@ -71,6 +71,13 @@ pub(super) fn validate(
             "scaling.heartbeat_interval_ms",
             cfg.scaling.heartbeat_interval_ms == 0,
         ),
+        ("webhooks.batch_size", cfg.webhooks.batch_size == 0),
+        ("webhooks.timeout_ms", cfg.webhooks.timeout_ms == 0),
+        (
+            "webhooks.retry_initial_ms",
+            cfg.webhooks.retry_initial_ms == 0,
+        ),
+        ("webhooks.claim_after_ms", cfg.webhooks.claim_after_ms == 0),
     ];
     if let Some((name, _)) = positive.iter().find(|(_, zero)| *zero) {
         return fail(format!("{name} must be greater than 0"));
@@ -148,6 +155,23 @@ fn validate_app(app: &AppConfig) -> Result<(), String> {
     ];
     if let Some((name, _)) = positive.iter().find(|(_, zero)| *zero) {
         return Err(format!("{name} must be greater than 0"));
+    }
+    for (i, hook) in app.webhooks.iter().enumerate() {
+        let url = url::Url::parse(&hook.url)
+            .map_err(|e| format!("webhooks[{i}].url {:?}: {e}", hook.url))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(format!(
+                "webhooks[{i}].url {:?} must be an http:// or https:// URL",
+                hook.url
+            ));
+        }
+        for name in hook.headers.keys() {
+            if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(format!(
+                    "webhooks[{i}].headers: {name:?} is not a header name"
+                ));
+            }
+        }
     }
     match &app.auth {
         Some(auth) => auth
