@@ -151,7 +151,11 @@ impl Webhooks {
         let hooks = &config.webhooks;
         let node = rand::random::<u64>() >> 11;
         let ids = Arc::new(Ids::new(node));
-        let (outbox, dead, recorder) = if config.scaling.enabled {
+        // With scaling on but no target anywhere, the Redis side (heartbeats,
+        // the stream reader) is not started: a deployment without webhooks
+        // pays nothing for them. Adding the first target then needs a restart.
+        let any_target = config.apps.iter().any(|app| !app.webhooks.is_empty());
+        let (outbox, dead, recorder) = if config.scaling.enabled && any_target {
             let client = redis::Client::open(config.scaling.redis_url().as_str())
                 .map_err(|e| format!("invalid Redis URL: {e}"))?;
             let keys = outbox::Keys::new(&config.scaling.channel);
