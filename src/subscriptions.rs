@@ -79,7 +79,7 @@ pub(crate) fn subscribe(
         socket_id,
         handle,
         member,
-        app.config.subscription_count_events,
+        app.config().subscription_count_events,
     );
     if outcome.already {
         return Transition {
@@ -127,7 +127,7 @@ pub(crate) fn unsubscribe(
     let outcome = app.channels.unsubscribe(
         channel.as_str(),
         socket_id,
-        app.config.subscription_count_events,
+        app.config().subscription_count_events,
     );
     if !outcome.removed {
         return Transition::default();
