@@ -3,16 +3,21 @@
 //! so apps never see each other's channels or events.
 //!
 //! `sockets.rs` owns the app's live sockets and which user each acts as;
-//! `history.rs` keeps the recent events of channels read by event streams.
+//! `history.rs` keeps the recent events of channels read by event streams;
+//! `registry.rs` finds apps by key and id and applies a reloaded app list.
+//!
+//! An app's settings can change while it runs (SIGHUP): read them through
+//! [`App::config`], a lock-free load of the current version.
 
 pub(crate) mod history;
+mod registry;
 mod sockets;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::{ArcSwap, ArcSwapOption, Guard};
 use dashmap::DashMap;
 use tokio::time::Instant;
 
@@ -21,6 +26,7 @@ use crate::channels::ChannelRegistry;
 use crate::config::AppConfig;
 use crate::outbound::{Frame, SocketHandle};
 use crate::protocol::{ChannelName, ErrorCode, SocketId};
+pub(crate) use registry::AppRegistry;
 pub(crate) use sockets::SocketIndex;
 
 /// How long a cache channel keeps its last event (Pusher: 30 minutes).
@@ -29,8 +35,9 @@ pub(crate) const CACHE_TTL: Duration = Duration::from_secs(30 * 60);
 /// One app's configuration and live state.
 #[derive(Debug)]
 pub(crate) struct App {
-    /// The app's settings.
-    pub config: AppConfig,
+    /// The app's settings, replaced whole by a reload; read them with
+    /// [`App::config`].
+    config: ArcSwap<AppConfig>,
     /// The app id, shared into lifecycle events.
     pub id: Arc<str>,
     /// Subscribers per channel.
@@ -45,8 +52,11 @@ pub(crate) struct App {
     /// Cache writes since the last sweep of expired cache entries.
     cache_writes: AtomicUsize,
     /// Verifies the bearer tokens of the built-in channel-authorisation
-    /// endpoint; `None` when the endpoint is off.
-    pub(crate) auth_endpoint: Option<Verifier>,
+    /// endpoint; `None` when the endpoint is off. Rebuilt by a reload that
+    /// changes `[apps.auth]`; read it with [`App::auth_endpoint`].
+    auth_endpoint: ArcSwapOption<Verifier>,
+    /// Set when a reload removed the app: no socket may join it any more.
+    removed: AtomicBool,
 }
 
 /// Cache writes between two sweeps of expired entries, so channels that are
@@ -60,25 +70,60 @@ impl App {
             config.event_history,
             Duration::from_secs(config.event_history_max_age),
         );
-        // `config::load` has checked the key; a config built by hand with
-        // an unusable one leaves the endpoint off.
-        let auth_endpoint = config.auth.as_ref().and_then(|auth| {
-            auth.verifier()
-                .map_err(|e| {
-                    tracing::error!(app = %config.id, error = %e, "auth endpoint off: unusable key");
-                })
-                .ok()
-        });
         App {
-            auth_endpoint,
+            auth_endpoint: ArcSwapOption::new(verifier(&config).map(Arc::new)),
             id: Arc::from(config.id.as_str()),
-            config,
+            config: ArcSwap::from_pointee(config),
             channels: ChannelRegistry::new(),
             sockets: SocketIndex::default(),
             cache: DashMap::new(),
             history,
             cache_writes: AtomicUsize::new(0),
+            removed: AtomicBool::new(false),
         }
+    }
+
+    /// The app's current settings: one lock-free, allocation-free load.
+    /// The guard keeps this version alive while it is held (it is not a
+    /// lock: a reload can store a newer one meanwhile); hold it for one
+    /// message or request, not across an `.await` that may last, so a
+    /// long-lived task sees a reload at its next read.
+    pub(crate) fn config(&self) -> Guard<Arc<AppConfig>> {
+        self.config.load()
+    }
+
+    /// The verifier of the built-in channel-authorisation endpoint, if it
+    /// is on.
+    pub(crate) fn auth_endpoint(&self) -> Option<Arc<Verifier>> {
+        self.auth_endpoint.load_full()
+    }
+
+    /// Takes `config` (the same app id) for every later read, without
+    /// touching the app's sockets, channels or cache; rebuilds the
+    /// endpoint's verifier and resizes the event history when those
+    /// settings changed. Returns whether anything changed.
+    pub(crate) fn reconfigure(&self, config: AppConfig) -> bool {
+        let current = self.config.load_full();
+        if *current == config {
+            return false;
+        }
+        if current.auth != config.auth {
+            self.auth_endpoint.store(verifier(&config).map(Arc::new));
+        }
+        self.history.resize(
+            config.event_history,
+            Duration::from_secs(config.event_history_max_age),
+        );
+        self.config.store(Arc::new(config));
+        true
+    }
+
+    /// Marks the app removed and closes every socket it has here with
+    /// `reason`; returns how many. A socket that joins concurrently is
+    /// refused by [`App::add_socket`].
+    pub(crate) fn remove(&self, reason: ErrorCode) -> usize {
+        self.removed.store(true, Ordering::SeqCst);
+        self.sockets.close_all(reason)
     }
 
     /// Registers a new socket under a fresh, unique socket id, unless the
@@ -86,8 +131,17 @@ impl App {
     ///
     /// # Errors
     /// [`ErrorCode::OverConnectionQuota`] when the app is full.
+    ///
+    /// [`ErrorCode::ApplicationDoesNotExist`] when a reload removed the app.
     pub(crate) fn add_socket(&self, handle: &SocketHandle) -> Result<SocketId, ErrorCode> {
-        self.sockets.add(handle, self.config.max_connections)
+        let id = self.sockets.add(handle, self.config().max_connections)?;
+        // Checked after the insert: `remove` sets the flag before it closes
+        // the sockets it finds, so a socket is either found or refused.
+        if self.removed.load(Ordering::SeqCst) {
+            self.sockets.remove(id);
+            return Err(ErrorCode::ApplicationDoesNotExist);
+        }
+        Ok(id)
     }
 
     /// Forgets a socket that has closed.
@@ -143,62 +197,14 @@ impl App {
     }
 }
 
-/// Every app, by key and by id.
-#[derive(Debug, Default)]
-pub(crate) struct AppRegistry {
-    by_key: HashMap<String, Arc<App>>,
-    by_id: HashMap<String, Arc<App>>,
-    /// The development app, when it is served, also answers to the id it
-    /// had before it became numeric, so earlier scripts keep working.
-    legacy_development: Option<Arc<App>>,
-}
-
-/// The development app's id before it became numeric (official SDKs such
-/// as Python's accept only numeric app ids).
-pub(crate) const LEGACY_DEVELOPMENT_APP_ID: &str = "app-id";
-
-impl AppRegistry {
-    /// Builds the registry from validated app configs.
-    pub(crate) fn new(apps: &[AppConfig]) -> Self {
-        let mut registry = AppRegistry::default();
-        for config in apps {
-            let app = Arc::new(App::new(config.clone()));
-            if *config == AppConfig::development() {
-                registry.legacy_development = Some(app.clone());
-            }
-            registry.by_key.insert(config.key.clone(), app.clone());
-            registry.by_id.insert(config.id.clone(), app);
-        }
-        registry
-    }
-
-    /// The app whose key is `key`.
-    pub(crate) fn by_key(&self, key: &str) -> Option<&Arc<App>> {
-        self.by_key.get(key)
-    }
-
-    /// The app whose id is `id`.
-    pub(crate) fn by_id(&self, id: &str) -> Option<&Arc<App>> {
-        self.by_id.get(id).or_else(|| {
-            (id == LEGACY_DEVELOPMENT_APP_ID)
-                .then_some(self.legacy_development.as_ref())
-                .flatten()
-        })
-    }
-
-    /// Every app.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<App>> {
-        self.by_id.values()
-    }
-}
-
 impl App {
     /// Whether a connection with this `Origin` header may connect: `*`
     /// allows every origin (and none); otherwise the origin's host must
     /// match an entry, where `*` in an entry matches any run of characters
     /// (`*.example.com` matches `a.example.com`, not `example.com`).
     pub(crate) fn origin_allowed(&self, origin: Option<&str>) -> bool {
-        let allowed = &self.config.allowed_origins;
+        let config = self.config();
+        let allowed = &config.allowed_origins;
         if allowed.iter().any(|o| o == "*") {
             return true;
         }
@@ -207,6 +213,17 @@ impl App {
         };
         allowed.iter().any(|pattern| glob_match(pattern, &host))
     }
+}
+
+/// The verifier `config.auth` describes. `config::load` has checked the
+/// key; a config built by hand with an unusable one leaves the endpoint off.
+fn verifier(config: &AppConfig) -> Option<Verifier> {
+    let auth = config.auth.as_ref()?;
+    auth.verifier()
+        .map_err(|e| {
+            tracing::error!(app = %config.id, error = %e, "auth endpoint off: unusable key");
+        })
+        .ok()
 }
 
 fn origin_host(origin: &str) -> Option<String> {

@@ -146,10 +146,10 @@ pub(crate) async fn handle(
         Err(e) => return refuse(&e, kind),
     };
     let cors = cors_headers(&app, req.headers());
-    let result = match (req.method(), &app.auth_endpoint) {
+    let result = match (req.method(), app.auth_endpoint()) {
         (_, None) => Err(EndpointError::Disabled),
         (&Method::OPTIONS, Some(_)) => Ok(preflight()),
-        (&Method::POST, Some(verifier)) => answer(node, &app, verifier, req, kind).await,
+        (&Method::POST, Some(verifier)) => answer(node, &app, &verifier, req, kind).await,
         _ => Err(EndpointError::Method),
     };
     let mut res = result.unwrap_or_else(|e| refuse(&e, kind));
@@ -165,12 +165,11 @@ fn find_app(node: &Node, target: Target<'_>) -> Result<Arc<App>, EndpointError> 
         Target::Key(key) => node
             .apps
             .by_key(key)
-            .cloned()
             .ok_or_else(|| EndpointError::UnknownApp(key.to_owned())),
         Target::Only => {
-            let mut on = node.apps.iter().filter(|app| app.auth_endpoint.is_some());
+            let mut on = node.apps.iter().filter(|app| app.auth_endpoint().is_some());
             match (on.next(), on.count()) {
-                (Some(app), 0) => Ok(app.clone()),
+                (Some(app), 0) => Ok(app),
                 (first, rest) => Err(EndpointError::NoSingleApp(
                     usize::from(first.is_some()) + rest,
                 )),
@@ -197,7 +196,7 @@ fn refuse(e: &EndpointError, kind: Kind) -> HttpResponse {
 /// `Vary: Origin`), else none, so a browser withholds the answer.
 pub(crate) fn cors_headers(app: &App, request: &HeaderMap) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    if app.config.allowed_origins.iter().any(|o| o == "*") {
+    if app.config().allowed_origins.iter().any(|o| o == "*") {
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
@@ -250,8 +249,8 @@ async fn answer(
     // body starts with `{`.
     let json_body = declared_json || body.trim_ascii_start().starts_with(b"{");
     let fields = Fields::parse(&body, json_body)?;
-    let key = &app.config.key;
-    let secret = &app.config.secret;
+    let config = app.config();
+    let (key, secret) = (&config.key, &config.secret);
     let answer = match kind {
         Kind::Channel => channel_answer(key, secret, &fields, &claims)?,
         Kind::User => user_answer(key, secret, &fields, &claims)?,

@@ -45,8 +45,16 @@ pub struct ServerConfig {
     pub path: String,
     /// Largest HTTP request (headers and body) in bytes (`REVERB_MAX_REQUEST_SIZE`).
     pub max_request_size: usize,
-    /// Seconds to wait for sockets and requests to finish on shutdown.
+    /// Seconds to wait for sockets and requests to finish on shutdown,
+    /// counted from the end of the drain pause.
     pub shutdown_grace_period: u64,
+    /// Seconds a stopping node keeps serving while `/ready` answers 503, so
+    /// load balancers stop sending it new clients (`CLARION_DRAIN_PAUSE`).
+    pub drain_pause: u64,
+    /// Seconds over which the sockets of a stopping node are closed (4200),
+    /// each at its own random moment; `None` is 80 % of
+    /// `shutdown_grace_period` (`CLARION_DRAIN_SPREAD`).
+    pub drain_spread: Option<u64>,
     /// Most WebSocket connections this process holds; `None` derives it
     /// from the open-file limit.
     pub max_connections: Option<usize>,
@@ -69,6 +77,8 @@ impl Default for ServerConfig {
             path: String::new(),
             max_request_size: 10_000,
             shutdown_grace_period: 10,
+            drain_pause: 2,
+            drain_spread: None,
             max_connections: None,
             outbound_queue_capacity: 1_000,
             write_timeout: 10,

@@ -1,7 +1,7 @@
 //! One task per WebSocket for its whole life: the handshake checks (app,
 //! capacity, quota, origin), then one flat loop that reads client frames,
 //! finishes writes the publishers could not complete, pings silent sockets
-//! and watches shutdown.
+//! and watches shutdown (closing at its own moment of the drain's spread).
 //!
 //! Writing and reading are split. Every frame to the client — broadcasts,
 //! acks, pongs, errors, close frames — goes through the socket's
@@ -24,6 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tracing::Instrument;
 
 use crate::apps::App;
+use crate::drain;
 use crate::node::ConnectionSlot;
 use crate::outbound::{Flushed, Frame, SocketHandle};
 use crate::protocol::codes::{CLOSE_INVALID_PAYLOAD, CLOSE_MESSAGE_TOO_BIG, CLOSE_PROTOCOL_ERROR};
@@ -90,6 +91,8 @@ struct Liveness {
     pinged: bool,
     /// The client used WebSocket control frames, so it is pinged with them.
     control_frames: bool,
+    /// When the drain closes this socket, once its closing step began.
+    close_at: Option<Instant>,
 }
 
 /// How the serve loop ends.
@@ -128,32 +131,50 @@ async fn serve_until_end<S>(ws: &mut S, socket: &OwnedWriteHalf, session: &mut S
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
 {
-    let config = &session.app.config;
-    let ping_interval = Duration::from_secs(config.ping_interval);
-    let signin_deadline = config
-        .user_authentication_timeout
-        .map(|secs| Instant::now() + Duration::from_secs(secs));
+    let (ping_secs, activity_timeout, signin_secs) = {
+        let config = session.app.config();
+        let signin = config.user_authentication_timeout;
+        (config.ping_interval, config.activity_timeout, signin)
+    };
+    let signin_deadline = signin_secs.map(|secs| Instant::now() + Duration::from_secs(secs));
     let write_timeout = Duration::from_secs(session.node.server.write_timeout);
-    let shutdown = session.node.shutdown.token.clone();
+    let closing = session.node.shutdown.token.clone();
+    let close_now = session.node.shutdown.now.clone();
     let hello = ServerEvent::ConnectionEstablished {
         socket_id: session.socket_id,
-        activity_timeout: config.activity_timeout,
+        activity_timeout,
     };
     let _ = session.handle.send(&Frame::text(&hello.to_json()));
     let mut live = Liveness {
         last_seen: Instant::now(),
         pinged: false,
         control_frames: false,
+        close_at: None,
     };
     let timer = sleep_until(next_deadline(
-        live.last_seen + ping_interval,
+        live.last_seen + Duration::from_secs(ping_secs),
         signin_deadline,
+        &live,
         session,
     ));
     tokio::pin!(timer);
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => return End::Error(ErrorCode::ServerShuttingDown),
+            // The drain's closing step: this socket closes at its own
+            // moment within the spread (the timer below), or at once when
+            // everything must close now.
+            _ = closing.cancelled(), if live.close_at.is_none() => {
+                if close_now.is_cancelled() {
+                    return End::Error(ErrorCode::ServerShuttingDown);
+                }
+                let at = Instant::now() + drain::close_delay(&session.node.server);
+                live.close_at = Some(at);
+                let next = at.min(timer.deadline());
+                timer.as_mut().reset(next);
+            }
+            _ = close_now.cancelled(), if live.close_at.is_some() => {
+                return End::Error(ErrorCode::ServerShuttingDown);
+            }
             _ = session.handle.ready() => {
                 if let Some(reason) = session.handle.close_reason() {
                     return End::Error(reason);
@@ -164,12 +185,18 @@ where
             }
             _ = &mut timer => {
                 let now = Instant::now();
+                if live.close_at.is_some_and(|at| now >= at) {
+                    return End::Error(ErrorCode::ServerShuttingDown);
+                }
                 if signin_deadline.is_some_and(|d| now >= d) && !session.signed_in() {
                     return End::Error(ErrorCode::SigninTimeout);
                 }
+                // Read at every tick, so a reload's new interval applies
+                // from the next ping on.
+                let ping_interval = Duration::from_secs(session.app.config().ping_interval);
                 let idle_until = live.last_seen + ping_interval;
                 if now < idle_until {
-                    timer.as_mut().reset(next_deadline(idle_until, signin_deadline, session));
+                    timer.as_mut().reset(next_deadline(idle_until, signin_deadline, &live, session));
                     continue;
                 }
                 if live.pinged {
@@ -183,7 +210,7 @@ where
                     Frame::text(&ServerEvent::Ping.to_json())
                 };
                 let _ = session.handle.send(&ping);
-                timer.as_mut().reset(next_deadline(now + ping_interval, signin_deadline, session));
+                timer.as_mut().reset(next_deadline(now + ping_interval, signin_deadline, &live, session));
             }
             message = ws.next() => {
                 let Some(message) = message else { return End::Gone };
@@ -215,11 +242,19 @@ where
     }
 }
 
-fn next_deadline(idle: Instant, signin: Option<Instant>, session: &Session) -> Instant {
-    match signin {
+/// The timer's next deadline: the idle check, the sign-in deadline while
+/// not signed in, and the drain's close moment, whichever comes first.
+fn next_deadline(
+    idle: Instant,
+    signin: Option<Instant>,
+    live: &Liveness,
+    session: &Session,
+) -> Instant {
+    let deadline = match signin {
         Some(d) if !session.signed_in() => idle.min(d),
         _ => idle,
-    }
+    };
+    live.close_at.map_or(deadline, |at| deadline.min(at))
 }
 
 /// Writes everything queued, waiting for the socket to become writable as

@@ -139,11 +139,13 @@ async fn dispatch(
         query: &query,
         body: &body,
     };
-    http_signature::verify(&app.config.key, &app.config.secret, signed, now, window)?;
+    let config = app.config();
+    http_signature::verify(&config.key, &config.secret, signed, now, window)?;
+    drop(config);
     let rest = format!("/{rest}");
     let call = Call {
         node,
-        app,
+        app: &app,
         rest: &rest,
         method,
         params: http_signature::query_params(&query),
@@ -153,7 +155,7 @@ async fn dispatch(
 }
 
 /// The app named by a request's `auth_key` parameter.
-fn app_by_auth_key<'a>(node: &'a Node, query: &str) -> Result<&'a Arc<App>, ApiError> {
+fn app_by_auth_key(node: &Node, query: &str) -> Result<Arc<App>, ApiError> {
     let params = http_signature::query_params(query);
     let key = params
         .iter()

@@ -19,8 +19,10 @@
 //! | `http_api` | the signed Pusher REST API |
 //! | `sse` | Server-Sent Events streams of the same channels |
 //! | `auth_endpoint` | the built-in channel-authorisation endpoint (JWT bearer → channel/user auth), off by default |
+//! | `drain` | the timings of a drain: pause, spread, each socket's random close moment |
+//! | [`reload`] | SIGHUP: apply a re-read configuration to the running node |
 //! | [`server`] | binding, routing, upgrades, graceful shutdown |
-//! | [`shutdown`] | signals, cancellation token and task tracker |
+//! | [`shutdown`] | signals, drain tokens and task tracker |
 //! | [`trigger`] | `clarion trigger`: one signed `POST /apps/{id}/events` |
 //! | `webhooks` | Pusher-format webhooks: facts from the seam, arbitrated per cluster in Redis, batched, signed, retried, dead letters |
 //!
@@ -40,11 +42,13 @@ mod auth_endpoint;
 pub mod channels;
 pub mod config;
 mod connection;
+mod drain;
 mod http_api;
 pub mod lifecycle;
 pub mod node;
 pub mod outbound;
 pub mod protocol;
+pub mod reload;
 pub mod server;
 pub mod shutdown;
 mod sse;

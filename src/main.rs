@@ -1,13 +1,17 @@
 //! The `clarion` binary: parse the command line, load the configuration,
-//! start logging, bind and serve until SIGINT/SIGTERM — or, with `clarion
-//! trigger`, publish one event through the signed HTTP API.
+//! start logging, bind and serve until SIGINT/SIGTERM (then drain; a second
+//! one closes everything at once), reloading the apps on SIGHUP — or, with
+//! `clarion trigger`, publish one event through the signed HTTP API.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use clarion::config::{self, Config, Sources};
-use clarion::{server, trigger};
+use clarion::node::Node;
+use clarion::shutdown::Signals;
+use clarion::{reload, server, trigger};
 
 /// A Pusher protocol 7 WebSocket server, drop-in for Laravel Reverb.
 #[derive(Debug, Parser)]
@@ -93,12 +97,7 @@ fn main() -> ExitCode {
     let Some(mut config) = load_config(args.config.clone(), args.env_file.clone()) else {
         return ExitCode::from(2);
     };
-    if let Some(host) = args.host {
-        config.server.host = host;
-    }
-    if let Some(port) = args.port {
-        config.server.port = port;
-    }
+    args.override_listener(&mut config);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = config.server.worker_threads {
         builder.worker_threads(threads);
@@ -110,20 +109,48 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(start(config))
+    runtime.block_on(start(config, args))
 }
 
-/// Loads the configuration from the file, the `.env` file and the process
-/// environment; reports a bad one on stderr.
-fn load_config(config_file: Option<PathBuf>, env_file: Option<PathBuf>) -> Option<Config> {
-    let sources = Sources {
+impl StartArgs {
+    /// Applies `--host` and `--port`.
+    fn override_listener(&self, config: &mut Config) {
+        if let Some(host) = &self.host {
+            config.server.host.clone_from(host);
+        }
+        if let Some(port) = self.port {
+            config.server.port = port;
+        }
+    }
+
+    /// Reads the configuration again from the sources the process started
+    /// with, for a reload.
+    ///
+    /// # Errors
+    /// Why the configuration cannot be used, in one line.
+    fn reload_config(&self) -> Result<Config, config::ConfigError> {
+        let mut config = config::load(&sources(self.config.clone(), self.env_file.clone()))?;
+        self.override_listener(&mut config);
+        Ok(config)
+    }
+}
+
+/// The configuration sources: the files, and a snapshot of the process
+/// environment.
+fn sources(config_file: Option<PathBuf>, env_file: Option<PathBuf>) -> Sources {
+    Sources {
         config_file,
         env_file,
         env: std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect(),
-    };
-    match config::load(&sources) {
+    }
+}
+
+/// Loads the configuration from the file, the `.env` file and the process
+/// environment; reports a bad one on stderr.
+fn load_config(config_file: Option<PathBuf>, env_file: Option<PathBuf>) -> Option<Config> {
+    match config::load(&sources(config_file, env_file)) {
         Ok(config) => Some(config),
         Err(e) => {
             eprintln!("clarion: configuration error: {e}");
@@ -218,7 +245,9 @@ fn init_logging(debug: bool, format: Option<LogFormat>) -> Result<(), String> {
     Ok(())
 }
 
-async fn start(mut config: Config) -> ExitCode {
+async fn start(mut config: Config, args: StartArgs) -> ExitCode {
+    // Compared with what a reload reads (the capacity below is derived).
+    let loaded = config.clone();
     if config::uses_development_app(&config) {
         tracing::warn!(
             "no app configured: using the DEVELOPMENT app id=1000 key=app-key secret=app-secret; \
@@ -240,13 +269,56 @@ async fn start(mut config: Config) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Listening before the address is logged: a signal sent as soon as
+    // the server is up is handled, never the default action.
+    let mut signals = Signals::new();
+    watch_hangups(&node, args, loaded);
     match listener.local_addr() {
         Ok(addr) => tracing::info!("listening on {addr}"),
         Err(e) => tracing::warn!(error = %e, "listening (address unknown)"),
     }
-    server::run(listener, node, clarion::shutdown::signal()).await;
+    let stopping = node.clone();
+    let shutdown = async move {
+        let name = signals.recv().await;
+        tracing::info!("{name} received: draining (send it again to close every socket now)");
+        tokio::spawn(async move {
+            let name = signals.recv().await;
+            tracing::warn!("{name} received again: closing every socket now");
+            stopping.close_now();
+        });
+    };
+    server::run(listener, node, shutdown).await;
     ExitCode::SUCCESS
 }
+
+/// Reloads the apps on every SIGHUP: the sources are read again and
+/// validated whole; a bad configuration is logged and changes nothing.
+#[cfg(unix)]
+fn watch_hangups(node: &Arc<Node>, args: StartArgs, mut running: Config) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP: configuration reload is off");
+            return;
+        }
+    };
+    let node = node.clone();
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP received: reloading the configuration");
+            match args.reload_config() {
+                Ok(next) => running = reload::apply(&node, &running, next),
+                Err(e) => {
+                    tracing::error!("configuration not reloaded, the running one is kept: {e}")
+                }
+            }
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn watch_hangups(_node: &Arc<Node>, _args: StartArgs, _running: Config) {}
 
 /// Raises the open-file limit to its hard maximum and derives how many
 /// sockets this process can hold; warns when the configured capacity is

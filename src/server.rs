@@ -3,8 +3,8 @@
 //! `/app/{key}/events` is a Server-Sent Events stream, `/apps/…` is the
 //! HTTP API, `/app/{key}/auth`, `/app/{key}/user-auth` and
 //! `/broadcasting/…` the built-in channel-authorisation endpoint, `/up` the
-//! health check), spawns tracked tasks and drains
-//! them on shutdown. Nothing depends on this module.
+//! health check, `/ready` the readiness check), spawns tracked tasks and
+//! drains them on shutdown (`drain.rs`). Nothing depends on this module.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -32,6 +32,7 @@ use crate::apps::AppRegistry;
 use crate::auth_endpoint;
 use crate::config::Config;
 use crate::connection::{self, Admission, ReadHalf};
+use crate::drain;
 use crate::http_api;
 use crate::node::Node;
 use crate::sse;
@@ -131,33 +132,33 @@ pub fn local_node(config: &Config) -> Arc<Node> {
     ))
 }
 
-/// Serves `listener` until `shutdown` resolves, then stops accepting, closes
-/// every socket with 4200, lets in-flight HTTP requests finish and returns
-/// within the grace period.
+/// Serves `listener` until `shutdown` resolves, then drains (see
+/// `drain.rs`): keeps serving, not ready, for `drain_pause`; stops
+/// accepting; closes every socket with 4200 at its own moment within the
+/// spread while in-flight HTTP requests finish; returns when every task is
+/// done or the grace period is over. [`Node::close_now`] cuts it short.
 pub async fn run(listener: TcpListener, node: Arc<Node>, shutdown: impl Future<Output = ()>) {
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    serve_connection(&node, stream, peer);
-                }
-                Err(e) => {
-                    // Out of file descriptors or a transient error: back off
-                    // instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-        }
-    }
-    drop(listener);
+    accept_until(&listener, &node, shutdown).await;
+    node.shutdown.draining.cancel();
     tracing::info!(
+        pause = ?drain::pause(&node.server),
         connections = node.open_connections(),
-        "closing every socket with 4200"
+        "draining: /ready answers 503; still serving until the pause ends"
     );
+    accept_until(&listener, &node, drain::wait_pause(&node)).await;
+    drop(listener);
+    if node.shutdown.now.is_cancelled() {
+        tracing::info!(
+            connections = node.open_connections(),
+            "closing every socket with 4200 now"
+        );
+    } else {
+        tracing::info!(
+            connections = node.open_connections(),
+            spread = ?drain::spread(&node.server),
+            "closing every socket with 4200, each at its own moment within the spread"
+        );
+    }
     node.shutdown.token.cancel();
     node.shutdown.tracker.close();
     let grace = Duration::from_secs(node.server.shutdown_grace_period);
@@ -176,6 +177,28 @@ pub async fn run(listener: TcpListener, node: Arc<Node>, shutdown: impl Future<O
     node.webhooks.shutdown(WEBHOOK_FLUSH).await;
     node.adapter.shutdown().await;
     tracing::info!("shutdown complete");
+}
+
+/// Accepts connections until `until` resolves.
+async fn accept_until(listener: &TcpListener, node: &Arc<Node>, until: impl Future<Output = ()>) {
+    tokio::pin!(until);
+    loop {
+        tokio::select! {
+            _ = &mut until => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    serve_connection(node, stream, peer);
+                }
+                Err(e) => {
+                    // Out of file descriptors or a transient error: back off
+                    // instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
 }
 
 fn serve_connection(node: &Arc<Node>, stream: tokio::net::TcpStream, peer: SocketAddr) {
@@ -214,15 +237,22 @@ async fn route(node: Arc<Node>, req: Request<Incoming>) -> Result<Response<sse::
         .and_then(|p| p.strip_suffix("/events"))
         .filter(|key| !key.is_empty() && !key.contains('/'))
         .map(str::to_owned);
-    if let Some(key) = stream_key {
-        if req.method() == Method::GET {
-            return Ok(sse::handle(&node, &req, &key).await);
+    let mut res = match stream_key {
+        Some(key) if req.method() == Method::GET => sse::handle(&node, &req, &key).await,
+        Some(_) => {
+            text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.").map(BodyExt::boxed_unsync)
         }
-        let res = text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.");
-        return Ok(res.map(BodyExt::boxed_unsync));
+        None => route_plain(node.clone(), req)
+            .await
+            .map(BodyExt::boxed_unsync),
+    };
+    // While draining, clients (and proxies' keep-alive pools) are asked
+    // not to send this node further requests on the same connection.
+    if node.shutdown.is_draining() && res.status() != StatusCode::SWITCHING_PROTOCOLS {
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    let res = route_plain(node, req).await;
-    Ok(res.map(BodyExt::boxed_unsync))
+    Ok(res)
 }
 
 async fn route_plain(node: Arc<Node>, req: Request<Incoming>) -> HttpResponse {
@@ -245,10 +275,29 @@ async fn route_plain(node: Arc<Node>, req: Request<Incoming>) -> HttpResponse {
             _ => text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed."),
         };
     }
+    if path == "/ready" {
+        return match *req.method() {
+            Method::GET | Method::HEAD => ready(&node),
+            _ => text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed."),
+        };
+    }
     if path.starts_with("/apps/") || is_unscoped_terminate(&path) {
         return http_api::handle(&node, req, &path).await;
     }
     text(StatusCode::NOT_FOUND, "Not found.")
+}
+
+/// Readiness for load balancers: 200 while the node takes new clients,
+/// 503 from the moment it starts draining (`/up` stays 200: it is alive).
+fn ready(node: &Node) -> HttpResponse {
+    if node.shutdown.is_draining() {
+        http_api::json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"ready":false}"#.to_owned(),
+        )
+    } else {
+        http_api::json(StatusCode::OK, r#"{"ready":true}"#.to_owned())
+    }
 }
 
 /// `/users/{id}/terminate_connections`, as the Python SDK sends it.
@@ -299,13 +348,13 @@ fn upgrade(node: &Arc<Node>, mut req: Request<Incoming>, key: &str) -> HttpRespo
             "Bad request: expected a WebSocket upgrade.",
         );
     };
-    let app = node.apps.by_key(key).cloned();
+    let app = node.apps.by_key(key);
     let origin = req
         .headers()
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let max_message = app.as_ref().map_or(10_000, |a| a.config.max_message_size);
+    let max_message = app.as_ref().map_or(10_000, |a| a.config().max_message_size);
     let on_upgrade = hyper::upgrade::on(&mut req);
     drop(req);
     let slot = node.claim_slot();

@@ -57,6 +57,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::apps::history::{EventId, ForeignId};
@@ -64,9 +65,10 @@ use crate::apps::App;
 use crate::auth::jwt::{Claims, TokenError};
 use crate::auth_endpoint;
 use crate::channels::Member;
+use crate::drain;
 use crate::node::{ConnectionSlot, Node};
 use crate::outbound::{Frame, SocketHandle};
-use crate::protocol::{ChannelKind, ChannelName, SocketId};
+use crate::protocol::{ChannelKind, ChannelName, ErrorCode, SocketId};
 use crate::subscriptions;
 
 /// How often an idle stream gets a comment line.
@@ -152,7 +154,7 @@ pub(crate) async fn handle(
     let cors = node
         .apps
         .by_key(key)
-        .map(|app| auth_endpoint::cors_headers(app, req.headers()));
+        .map(|app| auth_endpoint::cors_headers(&app, req.headers()));
     let mut res = match open(node, req, key).await {
         Ok(stream) => stream_response(stream),
         Err(refused) => {
@@ -186,7 +188,6 @@ async fn open(
     let app = node
         .apps
         .by_key(key)
-        .cloned()
         .ok_or_else(|| SseRefused::UnknownApp(key.to_owned()))?;
     let query = req.uri().query().unwrap_or_default();
     let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
@@ -220,9 +221,10 @@ async fn open(
         .map(str::to_owned);
     let slot = node.claim_slot().ok_or(SseRefused::OverCapacity)?;
     let handle = SocketHandle::new(node.server.outbound_queue_capacity);
-    let socket_id = app
-        .add_socket(&handle)
-        .map_err(|_| SseRefused::OverCapacity)?;
+    let socket_id = app.add_socket(&handle).map_err(|code| match code {
+        ErrorCode::ApplicationDoesNotExist => SseRefused::UnknownApp(key.to_owned()),
+        _ => SseRefused::OverCapacity,
+    })?;
     let mut stream = Stream {
         node: node.clone(),
         app,
@@ -233,7 +235,9 @@ async fn open(
         refetch: None,
         backlog: String::new(),
         envelope,
-        shutdown: node.shutdown.token.clone(),
+        closing: node.shutdown.token.clone(),
+        close_now: node.shutdown.now.clone(),
+        close_at: None,
         _slot: slot,
     };
     // Watch before subscribing: an event published in between is logged
@@ -294,10 +298,7 @@ fn authorize(
     let token = token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| SseRefused::NeedsAuth(protected.to_string()))?;
-    let verifier = app
-        .auth_endpoint
-        .as_ref()
-        .ok_or(SseRefused::NoAuthEndpoint)?;
+    let verifier = app.auth_endpoint().ok_or(SseRefused::NoAuthEndpoint)?;
     let claims = verifier.verify(token)?;
     for channel in channels.iter().filter(|c| c.kind() != ChannelKind::Public) {
         if !claims.grants(channel.as_str()) {
@@ -357,7 +358,11 @@ struct Stream {
     refetch: Option<&'static str>,
     /// `data:` carries the whole Pusher message.
     envelope: bool,
-    shutdown: CancellationToken,
+    /// The drain's closing step began: the stream ends at its own moment
+    /// within the spread (`close_at`), or at once on `close_now`.
+    closing: CancellationToken,
+    close_now: CancellationToken,
+    close_at: Option<Instant>,
     /// Holds one of the process's connection slots for the stream's life.
     _slot: ConnectionSlot,
 }
@@ -374,10 +379,16 @@ impl Drop for Stream {
 
 impl Stream {
     /// The next chunk of the response: queued events, or a heartbeat after
-    /// [`HEARTBEAT`] of silence; `None` ends the stream (shutdown, the
-    /// subscriber was closed by the server, e.g. `terminate_connections` or
-    /// a full queue).
+    /// [`HEARTBEAT`] of silence; `None` ends the stream (its moment of the
+    /// drain came, the subscriber was closed by the server, e.g.
+    /// `terminate_connections`, a removed app or a full queue). The client
+    /// (`EventSource`) reconnects by itself, to another replica when this
+    /// one is draining, and resumes with `Last-Event-ID`.
     async fn next_chunk(&mut self) -> Option<Bytes> {
+        // Checked between chunks, so what was read is sent first.
+        if self.close_at.is_some_and(|at| Instant::now() >= at) {
+            return None;
+        }
         let app = self.app.clone();
         loop {
             // Armed before the log is read, so an event the cluster logs
@@ -404,11 +415,24 @@ impl Stream {
             if self.handle.close_reason().is_some() {
                 return None;
             }
+            let heartbeat = Instant::now() + HEARTBEAT;
+            let wake = self.close_at.map_or(heartbeat, |at| at.min(heartbeat));
             tokio::select! {
-                _ = self.shutdown.cancelled() => return None,
+                _ = self.closing.cancelled(), if self.close_at.is_none() => {
+                    if self.close_now.is_cancelled() {
+                        return None;
+                    }
+                    self.close_at = Some(Instant::now() + drain::close_delay(&self.node.server));
+                }
+                _ = self.close_now.cancelled(), if self.close_at.is_some() => return None,
                 _ = self.handle.ready() => {}
                 _ = &mut logged => {}
-                _ = tokio::time::sleep(HEARTBEAT) => return Some(Bytes::from_static(b": heartbeat\n\n")),
+                _ = tokio::time::sleep_until(wake) => {
+                    if self.close_at.is_some_and(|at| Instant::now() >= at) {
+                        return None;
+                    }
+                    return Some(Bytes::from_static(b": heartbeat\n\n"));
+                }
             }
         }
     }

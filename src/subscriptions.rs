@@ -85,7 +85,7 @@ pub(crate) fn subscribe(
         socket_id,
         handle,
         member,
-        app.config.subscription_count_events,
+        app.config().subscription_count_events,
     );
     if outcome.already {
         return Transition {
@@ -137,7 +137,7 @@ pub(crate) fn unsubscribe(
     let outcome = app.channels.unsubscribe(
         channel.as_str(),
         socket_id,
-        app.config.subscription_count_events,
+        app.config().subscription_count_events,
     );
     if !outcome.removed {
         return Transition::default();

@@ -230,7 +230,7 @@ impl Webhooks {
     /// Records what one subscribe or unsubscribe changed on this node, for
     /// the kinds some target of the app wants.
     pub(crate) fn observe(&self, app: &App, channel: &ChannelName, transition: &Transition) {
-        let hooks = &app.config.webhooks;
+        let hooks = &app.config().webhooks;
         if hooks.is_empty() || !transition.changed {
             return;
         }
@@ -320,7 +320,7 @@ impl Webhooks {
         kind: WebhookEventKind,
         event: impl FnOnce() -> WebhookEvent,
     ) {
-        let hooks = &app.config.webhooks;
+        let hooks = &app.config().webhooks;
         if hooks.iter().any(|h| h.wants(kind, channel.as_str())) {
             self.send(Fact::Event {
                 app_id: app.id.clone(),

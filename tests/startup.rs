@@ -10,7 +10,11 @@ use std::time::Duration;
 
 fn clarion() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_clarion"));
-    cmd.env_clear().env("RUST_LOG", "info");
+    // No drain pause or spread: a stopped server exits at once.
+    cmd.env_clear()
+        .env("RUST_LOG", "info")
+        .env("CLARION_DRAIN_PAUSE", "0")
+        .env("CLARION_DRAIN_SPREAD", "0");
     cmd
 }
 

@@ -102,9 +102,7 @@ impl RedisAdapter {
             next_query: AtomicU64::new(1),
             stop: CancellationToken::new(),
         });
-        for app in inner.apps.iter() {
-            app.history.use_cluster_ids();
-        }
+        inner.apps.use_cluster_ids();
         tokio::spawn(link::subscriber(inner.clone()));
         tokio::spawn(link::publisher(inner.clone(), queue));
         tokio::spawn(link::heartbeat(inner.clone()));
@@ -197,7 +195,7 @@ impl Inner {
         app: &str,
         channel: &str,
         frame: String,
-    ) -> Option<(&Arc<App>, ChannelName, Frame)> {
+    ) -> Option<(Arc<App>, ChannelName, Frame)> {
         let app = self.apps.by_id(app)?;
         let channel = ChannelName::parse(channel).ok()?;
         Some((app, channel, Frame::from(frame)))
@@ -212,7 +210,7 @@ impl Inner {
         for app in self.apps.iter() {
             for (channel, member) in app.channels.local_presence() {
                 presence.push((
-                    app.config.id.clone(),
+                    app.id.to_string(),
                     channel.to_string(),
                     WireMember::from(&member),
                 ));
@@ -303,7 +301,7 @@ impl Inner {
                         node: self.node_id,
                         to: node,
                         id,
-                        answer: answer(app, &query),
+                        answer: answer(&app, &query),
                     });
                 }
             }
@@ -330,7 +328,7 @@ impl Inner {
         }
         for app in self.apps.iter() {
             for (channel, user) in app.channels.remote_users(node) {
-                let key = (app.config.id.clone(), channel.to_string(), user.to_string());
+                let key = (app.id.to_string(), channel.to_string(), user.to_string());
                 if !kept.contains(&key) {
                     app.channels.remote_leave(channel.as_str(), node, &user);
                 }
@@ -357,7 +355,7 @@ impl Inner {
         let message = Envelope::Query {
             node: self.node_id,
             id,
-            app: app.config.id.clone(),
+            app: app.id.to_string(),
             query,
         };
         let text = serde_json::to_string(&message)
@@ -466,11 +464,11 @@ impl Adapter for RedisAdapter {
         let history = app
             .history
             .enabled()
-            .then(|| (self.inner.history_key(&app.id), app.config.event_history));
+            .then(|| (self.inner.history_key(&app.id), app.config().event_history));
         self.inner.enqueue(
             &Envelope::Event {
                 node: self.inner.node_id,
-                app: app.config.id.clone(),
+                app: app.id.to_string(),
                 channel: channel.to_string(),
                 except: except.map(|s| s.to_string()),
                 frame: frame.as_str().to_owned(),
@@ -482,7 +480,7 @@ impl Adapter for RedisAdapter {
     fn member_joined(&self, app: &App, channel: &ChannelName, member: &Member) {
         self.inner.send(&Envelope::Join {
             node: self.inner.node_id,
-            app: app.config.id.clone(),
+            app: app.id.to_string(),
             channel: channel.to_string(),
             member: member.into(),
         });
@@ -491,7 +489,7 @@ impl Adapter for RedisAdapter {
     fn member_left(&self, app: &App, channel: &ChannelName, user_id: &str) {
         self.inner.send(&Envelope::Leave {
             node: self.inner.node_id,
-            app: app.config.id.clone(),
+            app: app.id.to_string(),
             channel: channel.to_string(),
             user: user_id.to_owned(),
         });
@@ -501,7 +499,7 @@ impl Adapter for RedisAdapter {
         app.terminate_user(user_id);
         self.inner.send(&Envelope::Terminate {
             node: self.inner.node_id,
-            app: app.config.id.clone(),
+            app: app.id.to_string(),
             user: user_id.to_owned(),
         })
     }

@@ -23,7 +23,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -103,10 +103,11 @@ pub(crate) struct ForeignId(pub(crate) String);
 pub(crate) struct History {
     /// Milliseconds since the Unix epoch when this process started.
     epoch: u64,
-    /// Most entries kept; 0 turns history off.
-    length: usize,
-    /// How long an entry (and an unwatched channel's watch) is kept.
-    max_age: Duration,
+    /// Most entries kept; 0 turns history off. A reload may change it.
+    length: AtomicUsize,
+    /// How long an entry (and an unwatched channel's watch) is kept, in
+    /// milliseconds. A reload may change it.
+    max_age_ms: AtomicU64,
     /// Ids come from the cluster (Redis), not from this process.
     clustered: AtomicBool,
     /// Watched channels, so `record` skips the lock when there are none.
@@ -148,8 +149,8 @@ impl History {
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         History {
             epoch,
-            length,
-            max_age,
+            length: AtomicUsize::new(length),
+            max_age_ms: AtomicU64::new(millis(max_age)),
             clustered: AtomicBool::new(false),
             watching: AtomicUsize::new(0),
             log: Mutex::new(Log {
@@ -169,7 +170,25 @@ impl History {
 
     /// Whether events are logged at all (`event_history` > 0).
     pub(crate) fn enabled(&self) -> bool {
-        self.length > 0
+        self.length() > 0
+    }
+
+    fn length(&self) -> usize {
+        self.length.load(Ordering::Relaxed)
+    }
+
+    fn max_age(&self) -> Duration {
+        Duration::from_millis(self.max_age_ms.load(Ordering::Relaxed))
+    }
+
+    /// Takes new limits (a reload): a shorter log or age is trimmed now;
+    /// a longer one fills up from the next event. Turning history off
+    /// makes resumes refetch; streams reading now keep their cursor.
+    pub(crate) fn resize(&self, length: usize, max_age: Duration) {
+        self.length.store(length, Ordering::Relaxed);
+        self.max_age_ms.store(millis(max_age), Ordering::Relaxed);
+        let mut log = self.lock();
+        self.trim(&mut log);
     }
 
     /// From now on ids come from the cluster: [`History::record`] logs
@@ -189,7 +208,7 @@ impl History {
     /// Logs `frame` under this process's next id if `channel` is watched
     /// (single node; in cluster mode the adapter records instead).
     pub(crate) fn record(&self, channel: &ChannelName, frame: &Frame) {
-        if self.length == 0 || self.watching.load(Ordering::Acquire) == 0 || self.clustered() {
+        if self.length() == 0 || self.watching.load(Ordering::Acquire) == 0 || self.clustered() {
             return;
         }
         let mut log = self.lock();
@@ -201,7 +220,7 @@ impl History {
     /// arrive in increasing order (Redis publishes in the order it
     /// numbered); an older one is ignored.
     pub(crate) fn record_with_id(&self, channel: &ChannelName, frame: &Frame, id: EventId) {
-        if self.length == 0 {
+        if self.length() == 0 {
             return;
         }
         let mut log = self.lock();
@@ -242,18 +261,18 @@ impl History {
     /// Drops entries beyond the length or age limits, and watches idle for
     /// longer than the age limit.
     fn trim(&self, log: &mut Log) {
-        while log.entries.len() > self.length
+        let (length, max_age) = (self.length(), self.max_age());
+        while log.entries.len() > length
             || log
                 .entries
                 .front()
-                .is_some_and(|e| e.at.elapsed() > self.max_age)
+                .is_some_and(|e| e.at.elapsed() > max_age)
         {
             if let Some(gone) = log.entries.pop_front() {
                 log.evicted_up_to = gone.id;
             }
         }
         let before = log.watched.len();
-        let max_age = self.max_age;
         log.watched
             .retain(|_, w| w.streams > 0 || w.idle_since.elapsed() <= max_age);
         let expired = before - log.watched.len();
@@ -305,7 +324,7 @@ impl History {
                 wanted,
             });
         };
-        if self.length == 0 {
+        if self.length() == 0 {
             return refetch("history is off for this app");
         }
         if id > now || (!self.clustered() && id.0 != self.epoch) {
@@ -354,6 +373,11 @@ impl History {
             .collect();
         Ok((entries, log.last.max(cursor)))
     }
+}
+
+/// `d` in whole milliseconds, saturating.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

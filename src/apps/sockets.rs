@@ -99,6 +99,16 @@ impl SocketIndex {
         closed
     }
 
+    /// Closes every socket with `reason`; returns how many.
+    pub(crate) fn close_all(&self, reason: ErrorCode) -> usize {
+        let mut closed = 0;
+        for socket in &self.sockets {
+            socket.value().close(reason);
+            closed += 1;
+        }
+        closed
+    }
+
     /// Whether `user_id` has any socket here.
     #[cfg(test)]
     pub(crate) fn has_user(&self, user_id: &str) -> bool {

@@ -82,17 +82,3 @@ fn terminate_closes_each_socket_of_a_user_once() {
     app.remove_socket(s1);
     assert_eq!(app.connection_count(), 2, "a second remove is a no-op");
 }
-
-#[test]
-fn the_development_app_also_answers_to_its_old_id() {
-    let dev = AppRegistry::new(&[AppConfig::development()]);
-    let numeric = dev.by_id("1000").expect("the numeric id");
-    let legacy = dev.by_id(LEGACY_DEVELOPMENT_APP_ID).expect("the old id");
-    assert!(Arc::ptr_eq(numeric, legacy));
-    assert_eq!(dev.iter().count(), 1, "listed once");
-    let configured = AppRegistry::new(&[AppConfig {
-        id: "42".to_owned(),
-        ..AppConfig::development()
-    }]);
-    assert!(configured.by_id(LEGACY_DEVELOPMENT_APP_ID).is_none());
-}

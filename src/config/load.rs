@@ -92,6 +92,8 @@ pub(super) const ENV_VARS: &[&str] = &[
     "CLARION_WEBHOOKS_CLAIM_AFTER_MS",
     "CLARION_WEBHOOKS_DEAD_LETTERS",
     "CLARION_WEBHOOKS_OUTBOX_FILE",
+    "CLARION_DRAIN_PAUSE",
+    "CLARION_DRAIN_SPREAD",
     "CLARION_MAX_CONNECTIONS",
     "CLARION_OUTBOUND_QUEUE_CAPACITY",
     "CLARION_WRITE_TIMEOUT",
@@ -367,6 +369,13 @@ fn apply_server(env: &Env, cfg: &mut Config) -> Result<(), ConfigError> {
             "expected a number of seconds",
         )?,
     );
+    set(
+        &mut s.drain_pause,
+        env.parse("CLARION_DRAIN_PAUSE", "expected a number of seconds")?,
+    );
+    if let Some(spread) = env.parse("CLARION_DRAIN_SPREAD", "expected a number of seconds")? {
+        s.drain_spread = Some(spread);
+    }
     if let Some(max) = env.positive("CLARION_MAX_CONNECTIONS")? {
         s.max_connections = Some(max);
     }

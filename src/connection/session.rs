@@ -161,7 +161,8 @@ impl Session {
 
     /// Counts a message against the app's rate limit, if enabled.
     fn rate_limited(&mut self) -> Option<Flow> {
-        let limits = &self.app.config.rate_limiting;
+        let config = self.app.config();
+        let limits = &config.rate_limiting;
         if !limits.enabled {
             return None;
         }
@@ -224,7 +225,7 @@ impl Session {
         auth_token: Option<&str>,
         channel_data: Option<&str>,
     ) -> Result<Option<Member>, SubscribeRefused> {
-        let config = &self.app.config;
+        let config = self.app.config();
         let socket_id = self.socket_id.to_string();
         let name = channel.as_str();
         match channel.kind() {
@@ -272,7 +273,7 @@ impl Session {
     }
 
     fn client_event(&mut self, event: &str, name: &str, data_json: &str) -> Flow {
-        let config = &self.app.config;
+        let config = self.app.config();
         if config.accept_client_events_from == ClientEventsFrom::None {
             return self.error(ErrorCode::ClientEventsDisabled);
         }
@@ -343,7 +344,7 @@ impl Session {
 
     /// Checks a sign-in; returns the user id from `user_data`.
     fn verify_signin(&self, auth_token: &str, user_data: &str) -> Result<Arc<str>, SigninRefused> {
-        let config = &self.app.config;
+        let config = self.app.config();
         auth::verify_user_auth(
             &config.key,
             &config.secret,

@@ -52,7 +52,7 @@ fn optional_string(value: Option<Value>, field: &str) -> Result<Option<String>, 
 
 impl Event {
     fn validate(body: EventBody, call: &Call<'_>) -> Result<Event, ApiError> {
-        let config = &call.app.config;
+        let config = call.app.config();
         let name = optional_string(body.name, "name")?
             .filter(|n| !n.is_empty())
             .ok_or_else(|| unprocessable("The name field is required."))?;
@@ -219,7 +219,7 @@ pub(super) async fn trigger_batch(call: &Call<'_>) -> Result<HttpResponse, ApiEr
     let items = body
         .batch
         .ok_or_else(|| unprocessable("The batch field is required."))?;
-    let max = call.app.config.max_batch_size;
+    let max = call.app.config().max_batch_size;
     if items.len() > max {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -98,7 +98,7 @@ impl Dispatcher {
         }
         let targets: Vec<String> = match (self.apps.by_id(&entry.app_id), entry.routing()) {
             (Some(app), Some(routing)) => app
-                .config
+                .config()
                 .webhooks
                 .iter()
                 .filter(|h| h.wants(routing.name, &routing.channel))
@@ -179,10 +179,11 @@ impl Dispatcher {
 
     fn start(&mut self, batch: Batch) {
         let target = self.apps.by_id(&batch.app_id).and_then(|app| {
-            let hook = app.config.webhooks.iter().find(|h| h.url == batch.url)?;
+            let config = app.config();
+            let hook = config.webhooks.iter().find(|h| h.url == batch.url)?;
             Some(Target {
-                key: app.config.key.clone(),
-                secret: app.config.secret.clone(),
+                key: config.key.clone(),
+                secret: config.secret.clone(),
                 hook: hook.clone(),
             })
         });

@@ -273,7 +273,7 @@ impl RedisRecorder {
     async fn resynchronise(&mut self) {
         let mut groups: Vec<String> = Vec::new();
         for app in self.apps.iter() {
-            let hooks = &app.config.webhooks;
+            let hooks = &app.config().webhooks;
             if hooks.is_empty() {
                 continue;
             }

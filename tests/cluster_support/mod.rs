@@ -87,6 +87,9 @@ pub(crate) fn node_config(redis: &Redis, namespace: &str) -> Config {
     config.server.host = "127.0.0.1".to_owned();
     config.server.port = 0;
     config.server.shutdown_grace_period = 5;
+    // Stop at once: no drain pause, no spread of the closes.
+    config.server.drain_pause = 0;
+    config.server.drain_spread = Some(0);
     config.apps = vec![AppConfig::development()];
     config.scaling.enabled = true;
     config.scaling.channel = namespace.to_owned();
@@ -125,6 +128,9 @@ impl ProcessNode {
             .env("REVERB_SCALING_CHANNEL", namespace)
             .env("REDIS_URL", redis_url)
             .env("RUST_LOG", "info")
+            // Stop at once on SIGTERM: no drain pause, no spread.
+            .env("CLARION_DRAIN_PAUSE", "0")
+            .env("CLARION_DRAIN_SPREAD", "0")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -20,7 +20,13 @@ WAIT = 5.0
 def server():
     binary = os.environ.get("CLARION_BIN")
     assert binary, "set CLARION_BIN to the clarion binary (scripts/test.sh does)"
-    env = {"PATH": os.environ.get("PATH", ""), "RUST_LOG": "info"}
+    # No drain pause or spread: the server stops at once after the module.
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "RUST_LOG": "info",
+        "CLARION_DRAIN_PAUSE": "0",
+        "CLARION_DRAIN_SPREAD": "0",
+    }
     proc = subprocess.Popen(
         [binary, "--host", "127.0.0.1", "--port", "0"],
         env=env,

@@ -16,6 +16,7 @@ use clarion::config::{AppConfig, Config};
 
 mod client;
 pub(crate) mod receiver;
+pub(crate) mod process;
 #[allow(unused_imports)] // each test binary uses a different subset
 pub(crate) use client::{Client, Received};
 
@@ -58,11 +59,15 @@ pub(crate) fn app() -> AppConfig {
     AppConfig::development()
 }
 
-/// A config with one app and the server on `127.0.0.1:0`.
+/// A config with one app and the server on `127.0.0.1:0`. Shutdown
+/// closes every socket at once (no drain pause, no spread), so a test's
+/// shutdown takes no seconds; drain tests set their own values.
 pub(crate) fn config_with(app: AppConfig) -> Config {
     let mut config = Config::default();
     config.server.host = "127.0.0.1".to_owned();
     config.server.port = 0;
+    config.server.drain_pause = 0;
+    config.server.drain_spread = Some(0);
     config.apps = vec![app];
     config
 }
@@ -128,12 +133,7 @@ impl TestServer {
 
     /// Connects with the default key and waits for `connection_established`.
     pub(crate) async fn connect(&self) -> Client {
-        let mut client = self.connect_raw("app-key").await;
-        let hello = client.expect_event("pusher:connection_established").await;
-        let data: Value = serde_json::from_str(hello["data"].as_str().expect("data is a string"))
-            .expect("data json");
-        client.socket_id = data["socket_id"].as_str().expect("socket_id").to_owned();
-        client
+        connect_to(self.addr, "app-key").await
     }
 
     /// Connects with `key` without waiting for anything.
@@ -190,6 +190,30 @@ impl TestServer {
         let body = serde_json::json!({"name": event, "channel": channel, "data": data}).to_string();
         let (status, reply) = self.api("POST", "/apps/1000/events", &[], &body).await;
         assert_eq!(status, 200, "trigger failed: {reply}");
+    }
+}
+
+/// Connects a WebSocket to the app with `key` at `addr` and waits for
+/// `connection_established`.
+pub(crate) async fn connect_to(addr: SocketAddr, key: &str) -> Client {
+    let mut client = connect_raw_to(addr, key).await;
+    let hello = client.expect_event("pusher:connection_established").await;
+    let data: Value =
+        serde_json::from_str(hello["data"].as_str().expect("data is a string")).expect("data json");
+    client.socket_id = data["socket_id"].as_str().expect("socket_id").to_owned();
+    client
+}
+
+/// Connects a WebSocket to the app with `key` at `addr`, reading nothing.
+pub(crate) async fn connect_raw_to(addr: SocketAddr, key: &str) -> Client {
+    let url = format!("ws://{addr}/app/{key}?protocol=7&client=js&version=8.4.0&flash=false");
+    let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("connect in time")
+        .expect("connect");
+    Client {
+        ws,
+        socket_id: String::new(),
     }
 }
 

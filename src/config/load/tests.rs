@@ -123,6 +123,7 @@ fn sample_config_commented_out_options_are_valid() {
         .join("\n");
     let cfg = ok(Some(&uncommented), None, &[]);
     assert_eq!(cfg.server.max_connections, Some(10_000));
+    assert_eq!(cfg.server.drain_spread, Some(8));
     assert_eq!(cfg.apps[0].max_connections, Some(1_000));
     assert_eq!(cfg.apps[0].user_authentication_timeout, Some(30));
     assert_eq!(cfg.apps[0].max_event_payload, Some(10_240));
@@ -175,7 +176,9 @@ fn every_server_and_scaling_variable_is_mapped() {
             ("REVERB_SERVER_PORT", "9000"),
             ("REVERB_SERVER_PATH", "/ws"),
             ("REVERB_MAX_REQUEST_SIZE", "20000"),
-            ("CLARION_SHUTDOWN_GRACE_PERIOD", "0"),
+            ("CLARION_SHUTDOWN_GRACE_PERIOD", "5"),
+            ("CLARION_DRAIN_PAUSE", "0"),
+            ("CLARION_DRAIN_SPREAD", "4"),
             ("CLARION_MAX_CONNECTIONS", "500"),
             ("CLARION_OUTBOUND_QUEUE_CAPACITY", "64"),
             ("CLARION_WRITE_TIMEOUT", "3"),
@@ -195,7 +198,9 @@ fn every_server_and_scaling_variable_is_mapped() {
         port: 9000,
         path: "/ws".to_owned(),
         max_request_size: 20_000,
-        shutdown_grace_period: 0,
+        shutdown_grace_period: 5,
+        drain_pause: 0,
+        drain_spread: Some(4),
         max_connections: Some(500),
         outbound_queue_capacity: 64,
         write_timeout: 3,
@@ -680,6 +685,35 @@ fn server_path_is_normalised_and_checked() {
     let text = err(Some("[server]\npath = \"/ws?x=1\"\n"), None, &[]);
     let expected = "server.path \"/ws?x=1\" must not contain spaces, '?', '#' or '%'";
     assert!(text.ends_with(expected), "{text}");
+}
+
+#[test]
+fn drain_options_have_defaults_and_a_spread_inside_the_grace_period() {
+    let server = ok(None, None, &[]).server;
+    assert_eq!((server.drain_pause, server.drain_spread), (2, None));
+    let cfg = ok(
+        Some("[server]\ndrain_pause = 0\ndrain_spread = 0\nshutdown_grace_period = 0\n"),
+        None,
+        &[],
+    );
+    assert_eq!(
+        (cfg.server.drain_pause, cfg.server.drain_spread),
+        (0, Some(0))
+    );
+    for toml in [
+        "[server]\ndrain_spread = 10\n",
+        "[server]\ndrain_spread = 3\nshutdown_grace_period = 2\n",
+    ] {
+        let text = err(Some(toml), None, &[]);
+        assert!(
+            text.contains("server.drain_spread") && text.contains("shutdown_grace_period"),
+            "{text}"
+        );
+    }
+    let text = err(None, None, &[("CLARION_DRAIN_SPREAD", "12")]);
+    assert!(text.contains("server.drain_spread (12)"), "{text}");
+    let text = err(None, None, &[("CLARION_DRAIN_PAUSE", "soon")]);
+    assert!(text.contains("CLARION_DRAIN_PAUSE"), "{text}");
 }
 
 #[test]

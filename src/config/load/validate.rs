@@ -82,6 +82,15 @@ pub(super) fn validate(
     if let Some((name, _)) = positive.iter().find(|(_, zero)| *zero) {
         return fail(format!("{name} must be greater than 0"));
     }
+    if let Some(spread) = s.drain_spread {
+        if spread > 0 && spread >= s.shutdown_grace_period {
+            return fail(format!(
+                "server.drain_spread ({spread}) must be less than server.shutdown_grace_period \
+                 ({}), so the last sockets still close in time",
+                s.shutdown_grace_period
+            ));
+        }
+    }
     let sc = &cfg.scaling;
     if sc.channel.trim().is_empty() {
         return fail("scaling.channel must not be empty".to_owned());

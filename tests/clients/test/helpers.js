@@ -141,11 +141,20 @@ function tomlValue(v) {
 
 /**
  * apps: [{id,key,secret, ...flat per-app options}]
- * sections (optional): {name: {key: value}} → extra flat TOML tables,
+ * sections (optional): {name: {key: value}} → extra flat TOML tables
+ * (`server` is merged into the [server] table),
  * e.g. {scaling: {enabled: true, url: 'redis://…', channel: '…'}}.
  */
 function buildConfig(apps, sections = {}) {
-  const lines = ['[server]', 'host = "127.0.0.1"', 'port = 0', ''];
+  // No drain pause and no spread: SIGTERM closes every socket at once, so
+  // stopping a test server takes no seconds (drain tests set their own).
+  const server = { host: '127.0.0.1', port: 0, drain_pause: 0, drain_spread: 0, ...(sections.server || {}) };
+  const lines = ['[server]'];
+  for (const [k, v] of Object.entries(server)) {
+    if (v === undefined || v === null) continue;
+    lines.push(`${k} = ${tomlValue(v)}`);
+  }
+  lines.push('');
   for (const app of apps) {
     lines.push('[[apps]]');
     for (const [k, v] of Object.entries(app)) {
@@ -155,7 +164,7 @@ function buildConfig(apps, sections = {}) {
     lines.push('');
   }
   for (const [name, table] of Object.entries(sections)) {
-    if (!table) continue;
+    if (!table || name === 'server') continue;
     lines.push(`[${name}]`);
     for (const [k, v] of Object.entries(table)) {
       if (v === undefined || v === null) continue;
@@ -182,8 +191,9 @@ function serverEnv(extra = {}) {
 /**
  * Start clarion. options.apps overrides the app list (default: the single
  * 1000/app-key/app-secret app, merged with options.app). options.scaling,
- * if given, becomes the [scaling] table (Redis clustering). options.env adds
- * environment variables for the clarion process.
+ * if given, becomes the [scaling] table (Redis clustering). options.server
+ * adds [server] options (e.g. {drain_pause: 1, drain_spread: 2}).
+ * options.env adds environment variables for the clarion process.
  */
 async function startServer(options = {}) {
   const bin = process.env.CLARION_BIN
@@ -195,7 +205,7 @@ async function startServer(options = {}) {
   const apps = options.apps || [{ ...APP, ...(options.app || {}) }];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clarion-client-tests-'));
   const configPath = path.join(dir, 'clarion.toml');
-  const sections = options.scaling ? { scaling: options.scaling } : {};
+  const sections = { server: options.server, scaling: options.scaling };
   const configText = buildConfig(apps, sections);
   fs.writeFileSync(configPath, configText);
 

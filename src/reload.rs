@@ -1,0 +1,160 @@
+//! SIGHUP: applies a re-read configuration to the running node without
+//! dropping a socket.
+//!
+//! The binary re-reads the sources it started with (config file,
+//! `--env-file`, environment) and validates the whole result first; a bad
+//! one changes nothing (`main.rs` logs why). [`apply`] then:
+//!
+//! * **apps** — takes the new list: new ids become usable (WebSocket, HTTP
+//!   API, event streams), kept ids take their new settings in place
+//!   (secret, limits, client-event rules, origins, history sizes, the auth
+//!   endpoint, …; their sockets stay connected), and removed ids answer as
+//!   unknown apps while their sockets get `pusher:error` 4001 and close;
+//! * **`[server]` and `[scaling]`** — keeps the running values: the
+//!   listener, the runtime and the cluster link are built once. A changed
+//!   one is named in a warning.
+//!
+//! What a kept app's change means for a socket that is already open: the
+//! secret, quota, rate limit, client-event rules and history apply at once;
+//! the ping interval from its next ping; `activity_timeout`,
+//! `max_message_size`, `allowed_origins` and `user_authentication_timeout`
+//! are checked or sent when a socket connects, so they apply to new ones.
+
+use crate::config::{self, Config, ScalingConfig, ServerConfig};
+use crate::node::Node;
+
+/// Applies `next` (loaded and validated) to `node`, which runs `running`;
+/// logs what changed, and warns about settings that need a restart.
+/// Returns the configuration the node runs now: `next`'s apps with
+/// `running`'s server and scaling settings.
+pub fn apply(node: &Node, running: &Config, next: Config) -> Config {
+    let restart = needs_restart(running, &next);
+    if !restart.is_empty() {
+        tracing::warn!(
+            settings = %restart.join(", "),
+            "configuration reload: these settings change only with a restart; \
+             keeping the running values"
+        );
+    }
+    if config::uses_development_app(&next) && !config::uses_development_app(running) {
+        tracing::warn!(
+            "no app configured any more: serving the DEVELOPMENT app id=1000 key=app-key \
+             secret=app-secret; never use these credentials in production"
+        );
+    }
+    let changes = node.apps.reload(&next.apps);
+    tracing::info!(
+        added = ?changes.added,
+        changed = ?changes.changed,
+        removed = ?changes.removed,
+        closed_sockets = changes.closed_sockets,
+        "configuration reloaded"
+    );
+    Config {
+        apps: next.apps,
+        ..running.clone()
+    }
+}
+
+/// The names of the `[server]` and `[scaling]` settings that differ.
+fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    // Destructured, so a new setting cannot be forgotten here.
+    let ServerConfig {
+        host,
+        port,
+        path,
+        max_request_size,
+        shutdown_grace_period,
+        drain_pause,
+        drain_spread,
+        max_connections,
+        outbound_queue_capacity,
+        write_timeout,
+        auth_timestamp_window,
+        worker_threads,
+    } = &next.server;
+    let old = &running.server;
+    for (name, changed) in [
+        ("server.host", *host != old.host),
+        ("server.port", *port != old.port),
+        ("server.path", *path != old.path),
+        (
+            "server.max_request_size",
+            *max_request_size != old.max_request_size,
+        ),
+        (
+            "server.shutdown_grace_period",
+            *shutdown_grace_period != old.shutdown_grace_period,
+        ),
+        ("server.drain_pause", *drain_pause != old.drain_pause),
+        ("server.drain_spread", *drain_spread != old.drain_spread),
+        (
+            "server.max_connections",
+            *max_connections != old.max_connections,
+        ),
+        (
+            "server.outbound_queue_capacity",
+            *outbound_queue_capacity != old.outbound_queue_capacity,
+        ),
+        ("server.write_timeout", *write_timeout != old.write_timeout),
+        (
+            "server.auth_timestamp_window",
+            *auth_timestamp_window != old.auth_timestamp_window,
+        ),
+        (
+            "server.worker_threads",
+            *worker_threads != old.worker_threads,
+        ),
+    ] {
+        if changed {
+            names.push(name);
+        }
+    }
+    let ScalingConfig {
+        enabled,
+        channel,
+        url,
+        host,
+        port,
+        username,
+        password,
+        database,
+        tls,
+        query_timeout_ms,
+        heartbeat_interval_ms,
+        node_timeout_ms,
+    } = &next.scaling;
+    let old = &running.scaling;
+    for (name, changed) in [
+        ("scaling.enabled", *enabled != old.enabled),
+        ("scaling.channel", *channel != old.channel),
+        ("scaling.url", *url != old.url),
+        ("scaling.host", *host != old.host),
+        ("scaling.port", *port != old.port),
+        ("scaling.username", *username != old.username),
+        ("scaling.password", *password != old.password),
+        ("scaling.database", *database != old.database),
+        ("scaling.tls", *tls != old.tls),
+        (
+            "scaling.query_timeout_ms",
+            *query_timeout_ms != old.query_timeout_ms,
+        ),
+        (
+            "scaling.heartbeat_interval_ms",
+            *heartbeat_interval_ms != old.heartbeat_interval_ms,
+        ),
+        (
+            "scaling.node_timeout_ms",
+            *node_timeout_ms != old.node_timeout_ms,
+        ),
+    ] {
+        if changed {
+            names.push(name);
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests;
