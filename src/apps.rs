@@ -3,10 +3,12 @@
 //! so apps never see each other's channels or events.
 //!
 //! `sockets.rs` owns the app's live sockets and which user each acts as;
-//! `history.rs` keeps the recent events of channels read by event streams.
+//! `history.rs` keeps the recent events of channels read by event streams;
+//! `watchlist.rs` tracks who is online and tells watchers.
 
 pub(crate) mod history;
 mod sockets;
+pub(crate) mod watchlist;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,6 +44,8 @@ pub(crate) struct App {
     cache: DashMap<ChannelName, (Frame, Instant)>,
     /// Recent events of channels read by event streams, for resume.
     pub(crate) history: history::History,
+    /// Who is online (signed in) and which sockets watch whom.
+    pub(crate) watchlists: watchlist::Watchlists,
     /// Cache writes since the last sweep of expired cache entries.
     cache_writes: AtomicUsize,
     /// Verifies the bearer tokens of the built-in channel-authorisation
@@ -77,6 +81,7 @@ impl App {
             sockets: SocketIndex::default(),
             cache: DashMap::new(),
             history,
+            watchlists: watchlist::Watchlists::default(),
             cache_writes: AtomicUsize::new(0),
         }
     }
