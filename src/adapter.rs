@@ -72,6 +72,13 @@ pub(crate) trait Adapter: Send + Sync + Debug + 'static {
     /// A user's last socket on this node left presence `channel`.
     fn member_left(&self, _app: &App, _channel: &ChannelName, _user_id: &str) {}
 
+    /// A user's first signed-in socket on this node; other nodes must count
+    /// the user online (watchlists). Single node: nothing to do.
+    fn user_online(&self, _app: &App, _user_id: &str) {}
+
+    /// A user's last signed-in socket on this node closed.
+    fn user_offline(&self, _app: &App, _user_id: &str) {}
+
     /// Closes every socket of `user_id` on every node.
     fn terminate_user(&self, app: &App, user_id: &str) -> Reach;
 

@@ -4,7 +4,8 @@
 //!
 //! `sockets.rs` owns the app's live sockets and which user each acts as;
 //! `history.rs` keeps the recent events of channels read by event streams;
-//! `registry.rs` finds apps by key and id and applies a reloaded app list.
+//! `registry.rs` finds apps by key and id and applies a reloaded app list;
+//! `watchlist.rs` tracks who is online and tells watchers.
 //!
 //! An app's settings can change while it runs (SIGHUP): read them through
 //! [`App::config`], a lock-free load of the current version.
@@ -12,6 +13,7 @@
 pub(crate) mod history;
 mod registry;
 mod sockets;
+pub(crate) mod watchlist;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -49,6 +51,8 @@ pub(crate) struct App {
     cache: DashMap<ChannelName, (Frame, Instant)>,
     /// Recent events of channels read by event streams, for resume.
     pub(crate) history: history::History,
+    /// Who is online (signed in) and which sockets watch whom.
+    pub(crate) watchlists: watchlist::Watchlists,
     /// Cache writes since the last sweep of expired cache entries.
     cache_writes: AtomicUsize,
     /// Verifies the bearer tokens of the built-in channel-authorisation
@@ -78,6 +82,7 @@ impl App {
             sockets: SocketIndex::default(),
             cache: DashMap::new(),
             history,
+            watchlists: watchlist::Watchlists::default(),
             cache_writes: AtomicUsize::new(0),
             removed: AtomicBool::new(false),
         }

@@ -13,7 +13,8 @@
 //! node that stops heartbeating for `node_timeout_ms` is presumed dead and
 //! its members are removed everywhere. After Redis returns, every node
 //! republishes its state (`State`, authoritative for its sender) and asks
-//! for everyone else's (`Sync`), so rosters converge.
+//! for everyone else's (`Sync`), so rosters converge. Signed-in users (for
+//! watchlists) ride the same machinery (`online.rs`).
 //!
 //! Counts that are not presence (subscriptions, connections) are gathered
 //! on demand: a `Query` is published, each node replies, and the asker
@@ -22,6 +23,7 @@
 
 pub(crate) mod envelope;
 mod link;
+mod online;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -230,6 +232,7 @@ impl Inner {
                 app.channels.remote_leave(channel.as_str(), node, &user);
             }
         }
+        self.forget_signed_in(node);
     }
 
     fn handle(&self, envelope: Envelope) {
@@ -284,6 +287,7 @@ impl Inner {
             Envelope::State { node, presence } => self.replace_state(node, presence),
             Envelope::Sync { .. } => {
                 self.send(&self.state());
+                self.publish_signed_in();
             }
             Envelope::Heartbeat { .. } => {}
             Envelope::Bye { node } => {
@@ -312,6 +316,9 @@ impl Inner {
                     }
                 }
             }
+            envelope @ (Envelope::Online { .. }
+            | Envelope::Offline { .. }
+            | Envelope::SignedIn { .. }) => self.apply_online(envelope),
         }
     }
 
@@ -491,6 +498,22 @@ impl Adapter for RedisAdapter {
             node: self.inner.node_id,
             app: app.id.to_string(),
             channel: channel.to_string(),
+            user: user_id.to_owned(),
+        });
+    }
+
+    fn user_online(&self, app: &App, user_id: &str) {
+        self.inner.send(&Envelope::Online {
+            node: self.inner.node_id,
+            app: app.id.to_string(),
+            user: user_id.to_owned(),
+        });
+    }
+
+    fn user_offline(&self, app: &App, user_id: &str) {
+        self.inner.send(&Envelope::Offline {
+            node: self.inner.node_id,
+            app: app.id.to_string(),
             user: user_id.to_owned(),
         });
     }

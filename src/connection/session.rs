@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tokio::time::{Duration, Instant};
 
+use crate::apps::watchlist::{self, Status, WatchlistError};
 use crate::apps::App;
 use crate::auth::{self, AuthError};
 use crate::channels::{InvalidMember, Member};
@@ -47,6 +48,19 @@ enum SigninRefused {
     /// `user_data` is not a JSON object with a non-empty string `id`.
     #[error("user_data has no non-empty string id")]
     NoUserId,
+    /// `user_data` has an unusable `watchlist`.
+    #[error("{0}")]
+    Watchlist(#[from] WatchlistError),
+}
+
+impl SigninRefused {
+    /// The error the client is sent: a watchlist over the limit says so.
+    fn code(&self) -> ErrorCode {
+        match self {
+            SigninRefused::Watchlist(WatchlistError::TooLong(_)) => ErrorCode::WatchlistTooLong,
+            _ => ErrorCode::SigninFailed,
+        }
+    }
 }
 
 /// What the connection should do after a message.
@@ -327,23 +341,36 @@ impl Session {
     }
 
     fn signin(&mut self, auth_token: &str, user_data: &str) -> Flow {
-        let id = match self.verify_signin(auth_token, user_data) {
-            Ok(id) => id,
+        let (id, watching) = match self.verify_signin(auth_token, user_data) {
+            Ok(signed) => signed,
             Err(reason) => {
                 tracing::debug!(socket_id = %self.socket_id, %reason, "sign-in refused");
-                return Flow::Close(ErrorCode::SigninFailed);
+                return Flow::Close(reason.code());
             }
         };
         if let Some(old) = self.user_id.replace(id.clone()) {
             self.app.sockets.remove_user(&old, self.socket_id);
         }
         self.app.sockets.add_user(&id, self.socket_id);
+        // Success first: the watchlist snapshot follows it.
         self.reply(ServerEvent::SigninSuccess { user_data });
+        self.app.watchlists.sign_in(
+            self.socket_id,
+            &self.handle,
+            id,
+            watching,
+            announce(&self.node, &self.app),
+        );
         Flow::Continue
     }
 
-    /// Checks a sign-in; returns the user id from `user_data`.
-    fn verify_signin(&self, auth_token: &str, user_data: &str) -> Result<Arc<str>, SigninRefused> {
+    /// Checks a sign-in; returns the user id and the watchlist from
+    /// `user_data`.
+    fn verify_signin(
+        &self,
+        auth_token: &str,
+        user_data: &str,
+    ) -> Result<(Arc<str>, Vec<Arc<str>>), SigninRefused> {
         let config = self.app.config();
         auth::verify_user_auth(
             &config.key,
@@ -352,11 +379,15 @@ impl Session {
             user_data,
             auth_token,
         )?;
-        serde_json::from_str::<serde_json::Value>(user_data)
-            .ok()
-            .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(Arc::from))
-            .filter(|id: &Arc<str>| !id.is_empty())
-            .ok_or(SigninRefused::NoUserId)
+        let data = serde_json::from_str::<serde_json::Value>(user_data)
+            .map_err(|_| SigninRefused::NoUserId)?;
+        let id = data
+            .get("id")
+            .and_then(|id| id.as_str())
+            .filter(|id| !id.is_empty())
+            .map(Arc::from)
+            .ok_or(SigninRefused::NoUserId)?;
+        Ok((id, watchlist::parse(&data)?))
     }
 
     /// Leaves every channel and forgets the socket: the last step of every
@@ -367,7 +398,19 @@ impl Session {
         }
         if let Some(user) = self.user_id.take() {
             self.app.sockets.remove_user(&user, self.socket_id);
+            self.app
+                .watchlists
+                .sign_out(self.socket_id, announce(&self.node, &self.app));
         }
         self.app.remove_socket(self.socket_id);
+    }
+}
+
+/// Tells the cluster about a user's first or last signed-in socket on this
+/// node.
+fn announce<'a>(node: &'a Node, app: &'a App) -> impl FnMut(Status, &str) + 'a {
+    move |status, user_id| match status {
+        Status::Online => node.adapter.user_online(app, user_id),
+        Status::Offline => node.adapter.user_offline(app, user_id),
     }
 }

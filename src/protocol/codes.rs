@@ -23,6 +23,9 @@ pub enum ErrorCode {
     NotAMember,
     /// 4009: `pusher:signin` with a bad signature or bad `user_data`.
     SigninFailed,
+    /// 4009: `pusher:signin` whose `user_data` names more watched users
+    /// than a watchlist may hold.
+    WatchlistTooLong,
     /// 4009: the app requires sign-in and the socket did not sign in in time.
     SigninTimeout,
     /// 4009: the publisher called `terminate_connections` for this user.
@@ -52,8 +55,8 @@ impl ErrorCode {
         match self {
             ApplicationDoesNotExist => 4001,
             OverConnectionQuota => 4004,
-            OriginNotAllowed | Unauthorized | NotAMember | SigninFailed | SigninTimeout
-            | TerminatedByApp => 4009,
+            OriginNotAllowed | Unauthorized | NotAMember | SigninFailed | WatchlistTooLong
+            | SigninTimeout | TerminatedByApp => 4009,
             OverCapacity | ServerOverCapacity => 4100,
             InvalidMessageFormat | ServerShuttingDown => 4200,
             PongNotReceived => 4201,
@@ -71,6 +74,7 @@ impl ErrorCode {
             Unauthorized => "Connection is unauthorized",
             NotAMember => "The client is not a member of the specified channel.",
             SigninFailed => "Invalid signin: signature or user_data rejected",
+            WatchlistTooLong => "Invalid signin: a watchlist holds at most 100 user ids",
             SigninTimeout => "Connection not signed in within the allowed time",
             TerminatedByApp => "Connection terminated by the application",
             OverCapacity => "Connection is over capacity: too many undelivered messages",
@@ -95,6 +99,7 @@ impl ErrorCode {
                 | OverConnectionQuota
                 | OriginNotAllowed
                 | SigninFailed
+                | WatchlistTooLong
                 | SigninTimeout
                 | TerminatedByApp
                 | OverCapacity

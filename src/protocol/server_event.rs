@@ -5,6 +5,8 @@
 //! passed through verbatim (as a JSON string), and a relayed client event's
 //! `data` stays the JSON value the sender sent.
 
+use std::sync::Arc;
+
 use super::codes::ErrorCode;
 use super::socket_id::SocketId;
 
@@ -77,6 +79,15 @@ pub enum ServerEvent<'a> {
     SigninSuccess {
         /// The `user_data` string exactly as the client sent it.
         user_data: &'a str,
+    },
+    /// `pusher_internal:watchlist_events`: users of the socket's watchlist
+    /// that came online or went offline. No channel: it concerns the
+    /// signed-in connection. An empty list is left out of `events`.
+    WatchlistEvents {
+        /// User ids now online.
+        online: &'a [Arc<str>],
+        /// User ids now offline.
+        offline: &'a [Arc<str>],
     },
     /// An event published through the HTTP API; `data` is the publisher's
     /// string, sent as a JSON string.
@@ -210,6 +221,30 @@ impl ServerEvent<'_> {
                 push_json_str(&mut data, user_data);
                 data.push('}');
                 frame(out, "pusher:signin_success", None, Some(&data));
+            }
+            ServerEvent::WatchlistEvents { online, offline } => {
+                let mut data = String::with_capacity(64);
+                data.push_str("{\"events\":[");
+                for (name, user_ids) in [("online", online), ("offline", offline)] {
+                    if user_ids.is_empty() {
+                        continue;
+                    }
+                    if !data.ends_with('[') {
+                        data.push(',');
+                    }
+                    data.push_str("{\"name\":\"");
+                    data.push_str(name);
+                    data.push_str("\",\"user_ids\":[");
+                    for (i, user_id) in user_ids.iter().enumerate() {
+                        if i > 0 {
+                            data.push(',');
+                        }
+                        push_json_str(&mut data, user_id);
+                    }
+                    data.push_str("]}");
+                }
+                data.push_str("]}");
+                frame(out, "pusher_internal:watchlist_events", None, Some(&data));
             }
             ServerEvent::Published {
                 event,

@@ -198,6 +198,45 @@ pub(crate) enum Envelope {
         #[serde(rename = "r")]
         answer: Answer,
     },
+    // Online status (watchlists). Nodes of a release without watchlists
+    // cannot parse these tags and skip them (logged at debug level).
+    /// A user's first signed-in socket on the sender.
+    Online {
+        /// Sender node.
+        #[serde(rename = "n")]
+        node: u64,
+        /// App id.
+        #[serde(rename = "a")]
+        app: String,
+        /// User id.
+        #[serde(rename = "u")]
+        user: String,
+    },
+    /// A user's last signed-in socket on the sender closed.
+    Offline {
+        /// Sender node.
+        #[serde(rename = "n")]
+        node: u64,
+        /// App id.
+        #[serde(rename = "a")]
+        app: String,
+        /// User id.
+        #[serde(rename = "u")]
+        user: String,
+    },
+    /// Every user signed in on the sender for one app; replaces what the
+    /// sender said before about that app. Sent with `State`.
+    SignedIn {
+        /// Sender node.
+        #[serde(rename = "n")]
+        node: u64,
+        /// App id.
+        #[serde(rename = "a")]
+        app: String,
+        /// User ids.
+        #[serde(rename = "u", default)]
+        users: Vec<String>,
+    },
 }
 
 impl Envelope {
@@ -213,7 +252,10 @@ impl Envelope {
             | Envelope::Heartbeat { node }
             | Envelope::Bye { node }
             | Envelope::Query { node, .. }
-            | Envelope::Reply { node, .. } => *node,
+            | Envelope::Reply { node, .. }
+            | Envelope::Online { node, .. }
+            | Envelope::Offline { node, .. }
+            | Envelope::SignedIn { node, .. } => *node,
         }
     }
 }

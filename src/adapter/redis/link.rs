@@ -48,6 +48,7 @@ pub(super) async fn subscriber(inner: Arc<Inner>) {
                     *seen = Instant::now();
                 }
                 inner.send(&inner.state());
+                inner.publish_signed_in();
                 inner.send(&Envelope::Sync {
                     node: inner.node_id,
                 });

@@ -55,6 +55,12 @@ fn every_error_code_golden() {
             true,
         ),
         (
+            WatchlistTooLong,
+            4009,
+            "Invalid signin: a watchlist holds at most 100 user ids",
+            true,
+        ),
+        (
             SigninTimeout,
             4009,
             "Connection not signed in within the allowed time",
@@ -330,5 +336,30 @@ fn json_string_escapes_golden() {
     assert_eq!(
         out,
         "\"\\u0000\\u0007\\b\\t\\n\\u000b\\f\\r\\u001f \\\"\\\\/\u{7f}\u{e9}\u{2028}😀\""
+    );
+}
+
+#[test]
+fn watchlist_events_carry_a_json_string_with_one_entry_per_non_empty_list() {
+    let users: Vec<std::sync::Arc<str>> = vec!["1".into(), "a\"b".into()];
+    let both = ServerEvent::WatchlistEvents {
+        online: &users[..1],
+        offline: &users[1..],
+    };
+    assert_eq!(
+        both.to_json(),
+        r#"{"event":"pusher_internal:watchlist_events","data":"{\"events\":[{\"name\":\"online\",\"user_ids\":[\"1\"]},{\"name\":\"offline\",\"user_ids\":[\"a\\\"b\"]}]}"}"#
+    );
+    let offline = ServerEvent::WatchlistEvents {
+        online: &[],
+        offline: &users,
+    };
+    let frame: serde_json::Value = serde_json::from_str(&offline.to_json()).expect("json");
+    assert!(frame.get("channel").is_none());
+    let data: serde_json::Value =
+        serde_json::from_str(frame["data"].as_str().expect("data is a string")).expect("json");
+    assert_eq!(
+        data,
+        serde_json::json!({"events":[{"name":"offline","user_ids":["1","a\"b"]}]})
     );
 }

@@ -445,7 +445,8 @@ function readBody(req) {
  *   presence-*: pusher.authorizeChannel(socket_id, channel, {user_id, user_info})
  *   no user or deny=1 → 403 (like Laravel's AccessDeniedHttpException)
  *   forge=1 → 200 with a well-formed but wrong signature
- * POST /broadcasting/user-auth?user=ID → pusher.authenticateUser(socket_id, {id, name})
+ * POST /broadcasting/user-auth?user=ID[&watch=ID,ID…] → pusher.authenticateUser(socket_id,
+ *   {id, name[, watchlist]}); `watch` becomes the signed watchlist (string user ids)
  */
 async function startAuthBackend(sdk) {
   const requests = [];
@@ -482,7 +483,10 @@ async function startAuthBackend(sdk) {
       }
       if (url.pathname === '/broadcasting/user-auth') {
         if (!user || url.searchParams.get('deny')) return send(403, { message: 'Unauthenticated.' });
-        return send(200, sdk.authenticateUser(socketId, { id: String(user.id), name: user.name }));
+        const userData = { id: String(user.id), name: user.name };
+        const watch = url.searchParams.get('watch');
+        if (watch !== null) userData.watchlist = watch === '' ? [] : watch.split(',');
+        return send(200, sdk.authenticateUser(socketId, userData));
       }
       return send(404, { message: 'Not found' });
     } catch (e) {
@@ -633,13 +637,17 @@ async function startEnv(serverOptions = {}) {
       sdk,
       app: APP,
       clients,
-      /** A pusher-js client. opts.user picks the auth user; other opts go to pusher-js. */
+      /**
+       * A pusher-js client. opts.user picks the auth user, opts.watchlist (user
+       * ids) goes into its signed user_data; other opts go to pusher-js.
+       */
       pusher(opts = {}) {
-        const { user, key, name, ...rest } = opts;
+        const { user, key, name, watchlist, ...rest } = opts;
         const userQuery = user === undefined ? {} : { user: String(user) };
+        const watchQuery = watchlist === undefined ? {} : { watch: watchlist.map(String).join(',') };
         const p = new PusherClient(key || APP.key, clientOptions({
           channelAuthorization: { endpoint: backend.authUrl(userQuery), transport: 'ajax' },
-          userAuthentication: { endpoint: backend.userAuthUrl(userQuery), transport: 'ajax' },
+          userAuthentication: { endpoint: backend.userAuthUrl({ ...userQuery, ...watchQuery }), transport: 'ajax' },
           ...rest,
         }));
         p.rec = instrument(p, name || `pusher#${clients.length + 1}${user !== undefined ? `(user ${user})` : ''}`);

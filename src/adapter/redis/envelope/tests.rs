@@ -58,3 +58,42 @@ fn wire_names_stay_short_and_stable() {
         }
     );
 }
+
+#[test]
+fn online_status_envelopes_have_short_stable_names() {
+    let online = Envelope::Online {
+        node: 3,
+        app: "app".to_owned(),
+        user: "42".to_owned(),
+    };
+    assert_eq!(
+        serde_json::to_string(&online).expect("serialise"),
+        r#"{"t":"online","n":3,"a":"app","u":"42"}"#
+    );
+    let offline = r#"{"t":"offline","n":3,"a":"app","u":"42"}"#;
+    assert_eq!(
+        serde_json::from_str::<Envelope>(offline).expect("parse"),
+        Envelope::Offline {
+            node: 3,
+            app: "app".to_owned(),
+            user: "42".to_owned(),
+        }
+    );
+    let signed_in = Envelope::SignedIn {
+        node: 3,
+        app: "app".to_owned(),
+        users: vec!["1".to_owned(), "2".to_owned()],
+    };
+    let text = serde_json::to_string(&signed_in).expect("serialise");
+    assert_eq!(text, r#"{"t":"signed_in","n":3,"a":"app","u":["1","2"]}"#);
+    assert_eq!(signed_in.sender(), 3);
+    // A missing list reads as "nobody".
+    assert_eq!(
+        serde_json::from_str::<Envelope>(r#"{"t":"signed_in","n":3,"a":"app"}"#).expect("parse"),
+        Envelope::SignedIn {
+            node: 3,
+            app: "app".to_owned(),
+            users: Vec::new(),
+        }
+    );
+}
