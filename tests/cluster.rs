@@ -12,22 +12,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use cluster_support::{node_config, ProcessNode, Redis};
-use support::{Client, TestServer};
-
-async fn connect(addr: SocketAddr) -> Client {
-    let url = format!("ws://{addr}/app/app-key?protocol=7");
-    let (ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("connect");
-    let mut client = Client {
-        ws,
-        socket_id: String::new(),
-    };
-    let hello = client.expect_event("pusher:connection_established").await;
-    let data: Value = serde_json::from_str(hello["data"].as_str().expect("string")).expect("json");
-    client.socket_id = data["socket_id"].as_str().expect("socket_id").to_owned();
-    client
-}
+use support::TestServer;
 
 async fn api(
     addr: SocketAddr,
@@ -65,59 +50,18 @@ where
     false
 }
 
-/// The next frame named `event` within `limit`, skipping others.
-async fn try_event(client: &mut Client, event: &str, limit: Duration) -> Option<Value> {
-    use futures_util::StreamExt;
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        let message = tokio::time::timeout_at(deadline, client.ws.next())
-            .await
-            .ok()??;
-        if let Ok(tokio_tungstenite::tungstenite::Message::Text(t)) = message {
-            let frame: Value = serde_json::from_str(t.as_str()).ok()?;
-            if frame["event"] == event {
-                return Some(frame);
-            }
-        }
-    }
-}
-
-/// The next frame that is not a link probe.
-async fn next_real(client: &mut Client) -> Value {
-    loop {
-        let frame = client.frame().await;
-        if frame["event"] != "probe" {
-            return frame;
-        }
-    }
-}
-
-/// Waits until both nodes are linked: a publish on `a` reaches `b`.
-async fn linked(a: SocketAddr, b: &mut Client, channel: &str) {
-    for _ in 0..40 {
-        if trigger(a, channel, "probe", None).await == 200
-            && try_event(b, "probe", Duration::from_millis(500))
-                .await
-                .is_some()
-        {
-            return;
-        }
-    }
-    panic!("the nodes never linked through Redis");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_cross_nodes_with_exclusion_and_client_events() {
     let redis = Redis::start().await;
     let a = TestServer::clustered(node_config(&redis, "t1")).await;
     let b = TestServer::clustered(node_config(&redis, "t1")).await;
-    let mut on_a = connect(a.addr).await;
-    let mut on_b = connect(b.addr).await;
-    let mut on_b2 = connect(b.addr).await;
+    let mut on_a = support::connect_at(a.addr).await;
+    let mut on_b = support::connect_at(b.addr).await;
+    let mut on_b2 = support::connect_at(b.addr).await;
     on_a.subscribe_private("private-room").await;
     on_b.subscribe_private("private-room").await;
     on_b2.subscribe_private("private-room").await;
-    linked(a.addr, &mut on_b, "private-room").await;
+    support::linked(a.addr, &mut on_b, "private-room").await;
 
     // socket_id exclusion applies on the node that holds the socket.
     assert_eq!(
@@ -127,7 +71,7 @@ async fn events_cross_nodes_with_exclusion_and_client_events() {
     assert_eq!(trigger(a.addr, "private-room", "second", None).await, 200);
     on_b2.expect_event("first").await;
     on_a.expect_event("first").await;
-    let next = next_real(&mut on_b).await;
+    let next = &mut on_b.next_real().await;
     assert_eq!(next["event"], "second", "excluded socket got {next}");
 
     // A client event sent on B reaches A, not the sender.
@@ -146,11 +90,11 @@ async fn presence_is_cluster_wide_and_queries_aggregate() {
     let redis = Redis::start().await;
     let a = TestServer::clustered(node_config(&redis, "t2")).await;
     let b = TestServer::clustered(node_config(&redis, "t2")).await;
-    let mut watcher = connect(b.addr).await;
+    let mut watcher = support::connect_at(b.addr).await;
     watcher.subscribe("public-probe").await;
-    linked(a.addr, &mut watcher, "public-probe").await;
+    support::linked(a.addr, &mut watcher, "public-probe").await;
 
-    let mut alice_a = connect(a.addr).await;
+    let mut alice_a = support::connect_at(a.addr).await;
     alice_a.subscribe_presence("presence-room", "alice").await;
     // A subscriber joining on B sees alice from A in its roster.
     let ok = eventually(Duration::from_secs(5), || async {
@@ -166,7 +110,7 @@ async fn presence_is_cluster_wide_and_queries_aggregate() {
     })
     .await;
     assert!(ok, "B never learnt of alice");
-    let mut bob_b = connect(b.addr).await;
+    let mut bob_b = support::connect_at(b.addr).await;
     let roster = bob_b.subscribe_presence("presence-room", "bob").await;
     assert_eq!(roster["presence"]["count"], 2, "{roster}");
     assert!(
@@ -177,7 +121,7 @@ async fn presence_is_cluster_wide_and_queries_aggregate() {
     assert!(added["data"].as_str().expect("string").contains("\"bob\""));
 
     // alice opens a second tab on B: nobody is told again.
-    let mut alice_b = connect(b.addr).await;
+    let mut alice_b = support::connect_at(b.addr).await;
     alice_b.subscribe_presence("presence-room", "alice").await;
     bob_b.assert_nothing_pending().await;
 
@@ -242,30 +186,24 @@ async fn killed_node_members_are_removed_within_the_bound() {
     let redis = Redis::start().await;
     let mut victim = ProcessNode::start(&redis, "t3").await;
     let survivor = TestServer::clustered(node_config(&redis, "t3")).await;
-    let mut watcher = connect(survivor.addr).await;
+    let mut watcher = support::connect_at(survivor.addr).await;
     watcher.subscribe_presence("presence-ops", "watcher").await;
-    let mut doomed = connect(victim.addr).await;
+    let mut doomed = support::connect_at(victim.addr).await;
     doomed.subscribe_presence("presence-ops", "doomed").await;
     assert!(
-        try_event(
-            &mut watcher,
-            "pusher_internal:member_added",
-            Duration::from_secs(10)
-        )
-        .await
-        .is_some(),
+        watcher
+            .try_event("pusher_internal:member_added", Duration::from_secs(10))
+            .await
+            .is_some(),
         "the survivor never saw the member on the other node"
     );
     let killed_at = tokio::time::Instant::now();
     victim.kill();
     // The default node timeout is 10 s; the documented bound is 15 s.
-    let removed = try_event(
-        &mut watcher,
-        "pusher_internal:member_removed",
-        Duration::from_secs(16),
-    )
-    .await
-    .expect("member_removed within 16 s");
+    let removed = watcher
+        .try_event("pusher_internal:member_removed", Duration::from_secs(16))
+        .await
+        .expect("member_removed within 16 s");
     assert_eq!(removed["data"], r#"{"user_id":"doomed"}"#);
     let took = killed_at.elapsed();
     assert!(took <= Duration::from_secs(15), "cleanup took {took:?}");
@@ -278,11 +216,11 @@ async fn redis_outage_keeps_local_delivery_and_converges_after() {
     let mut redis = Redis::start().await;
     let a = TestServer::clustered(node_config(&redis, "t4")).await;
     let b = TestServer::clustered(node_config(&redis, "t4")).await;
-    let mut local = connect(a.addr).await;
-    let mut remote = connect(b.addr).await;
+    let mut local = support::connect_at(a.addr).await;
+    let mut remote = support::connect_at(b.addr).await;
     local.subscribe("ticker").await;
     remote.subscribe("ticker").await;
-    linked(a.addr, &mut remote, "ticker").await;
+    support::linked(a.addr, &mut remote, "ticker").await;
 
     redis.kill();
     // Local delivery keeps working; the publisher is told it stayed local.
@@ -299,10 +237,10 @@ async fn redis_outage_keeps_local_delivery_and_converges_after() {
     })
     .await;
     assert!(ok, "node A never reconnected");
-    linked(a.addr, &mut remote, "ticker").await;
+    support::linked(a.addr, &mut remote, "ticker").await;
 
     // Presence converges after the outage too.
-    let mut member = connect(a.addr).await;
+    let mut member = support::connect_at(a.addr).await;
     member.subscribe_presence("presence-after", "m1").await;
     let ok = eventually(Duration::from_secs(5), || async {
         let (_, users) = api(
@@ -327,11 +265,11 @@ async fn two_deployments_on_one_redis_are_isolated() {
     let blue = TestServer::clustered(node_config(&redis, "blue")).await;
     let blue2 = TestServer::clustered(node_config(&redis, "blue")).await;
     let green = TestServer::clustered(node_config(&redis, "green")).await;
-    let mut on_blue2 = connect(blue2.addr).await;
-    let mut on_green = connect(green.addr).await;
+    let mut on_blue2 = support::connect_at(blue2.addr).await;
+    let mut on_green = support::connect_at(green.addr).await;
     on_blue2.subscribe("news").await;
     on_green.subscribe("news").await;
-    linked(blue.addr, &mut on_blue2, "news").await;
+    support::linked(blue.addr, &mut on_blue2, "news").await;
     assert_eq!(trigger(green.addr, "news", "green-only", None).await, 200);
     // The first frame green sees is its own event: none of blue's probes.
     assert_eq!(on_green.frame().await["event"], "green-only");
@@ -347,9 +285,9 @@ async fn a_frozen_node_delays_queries_by_the_timeout_at_most() {
     let mut config = node_config(&redis, "t6");
     config.scaling.node_timeout_ms = 60_000; // keep the frozen node in the cluster
     let live = TestServer::clustered(config).await;
-    let mut on_frozen = connect(frozen.addr).await;
+    let mut on_frozen = support::connect_at(frozen.addr).await;
     on_frozen.subscribe("ticker").await;
-    let mut local = connect(live.addr).await;
+    let mut local = support::connect_at(live.addr).await;
     local.subscribe("ticker").await;
     // Both nodes answer while both are running.
     let ok = eventually(Duration::from_secs(10), || async {

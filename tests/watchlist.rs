@@ -204,21 +204,6 @@ async fn a_watchlist_over_100_user_ids_refuses_the_signin() {
 
 // === cluster ===
 
-async fn connect(addr: SocketAddr) -> Client {
-    let url = format!("ws://{addr}/app/app-key?protocol=7");
-    let (ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("connect");
-    let mut client = Client {
-        ws,
-        socket_id: String::new(),
-    };
-    let hello = client.expect_event("pusher:connection_established").await;
-    let data: Value = serde_json::from_str(hello["data"].as_str().expect("string")).expect("json");
-    client.socket_id = data["socket_id"].as_str().expect("socket_id").to_owned();
-    client
-}
-
 async fn trigger(addr: SocketAddr, channel: &str, event: &str) -> u16 {
     let body = json!({"name": event, "channel": channel, "data": "{}"});
     support::signed_api(
@@ -234,55 +219,14 @@ async fn trigger(addr: SocketAddr, channel: &str, event: &str) -> u16 {
     .0
 }
 
-/// The next frame named `event` within `limit`, skipping others.
-async fn try_event(client: &mut Client, event: &str, limit: Duration) -> Option<Value> {
-    use futures_util::StreamExt;
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        let message = tokio::time::timeout_at(deadline, client.ws.next())
-            .await
-            .ok()??;
-        if let Ok(tokio_tungstenite::tungstenite::Message::Text(t)) = message {
-            let frame: Value = serde_json::from_str(t.as_str()).ok()?;
-            if frame["event"] == event {
-                return Some(frame);
-            }
-        }
-    }
-}
-
-/// The next frame that is not a (late) link probe.
-async fn next_real(client: &mut Client) -> Value {
-    loop {
-        let frame = client.frame().await;
-        if frame["event"] != "probe" {
-            return frame;
-        }
-    }
-}
-
 /// Nothing but late link probes is queued for `client`: a ping's pong is
 /// the next other frame.
 async fn nothing_pending(client: &mut Client) {
     client
         .send_text(r#"{"event":"pusher:ping","data":{}}"#)
         .await;
-    let frame = next_real(client).await;
+    let frame = client.next_real().await;
     assert_eq!(frame["event"], "pusher:pong", "unexpected frame: {frame}");
-}
-
-/// Waits until a publish on `from` reaches `to` through Redis.
-async fn linked(from: SocketAddr, to: &mut Client, channel: &str) {
-    for _ in 0..40 {
-        if trigger(from, channel, "probe").await == 200
-            && try_event(to, "probe", Duration::from_millis(500))
-                .await
-                .is_some()
-        {
-            return;
-        }
-    }
-    panic!("the nodes never linked through Redis");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,30 +234,31 @@ async fn online_status_is_cluster_wide() {
     let redis = Redis::start().await;
     let a = TestServer::clustered(node_config(&redis, "w1")).await;
     let b = TestServer::clustered(node_config(&redis, "w1")).await;
-    let mut watcher = connect(b.addr).await;
+    let mut watcher = support::connect_at(b.addr).await;
     watcher.subscribe("probe-w").await;
-    linked(a.addr, &mut watcher, "probe-w").await;
+    support::linked(a.addr, &mut watcher, "probe-w").await;
     watcher.signin(&user_data("w", &["alice"])).await;
     watcher.subscribe_presence("presence-probe", "w").await;
 
     // alice signs in on A: the watcher on B is told.
-    let mut alice_a = connect(a.addr).await;
+    let mut alice_a = support::connect_at(a.addr).await;
     alice_a
         .subscribe_presence("presence-probe", "alice-a")
         .await;
     signed_in(&mut alice_a, r#"{"id":"alice"}"#).await;
-    let frame = try_event(&mut watcher, WATCHLIST_EVENTS, Duration::from_secs(5))
+    let frame = &mut watcher
+        .try_event(WATCHLIST_EVENTS, Duration::from_secs(5))
         .await
         .expect("online from the other node");
-    assert_eq!(watchlist_events(&frame), event("online", &["alice"]));
+    assert_eq!(watchlist_events(frame), event("online", &["alice"]));
 
     // A watcher signing in later on B gets alice in its snapshot.
-    let mut late = connect(b.addr).await;
+    let mut late = support::connect_at(b.addr).await;
     late.signin(&user_data("late", &["alice"])).await;
     expect_watchlist(&mut late, "online", &["alice"]).await;
 
     // A second socket of alice, on B: nobody is told again.
-    let mut alice_b = connect(b.addr).await;
+    let mut alice_b = support::connect_at(b.addr).await;
     signed_in(&mut alice_b, r#"{"id":"alice"}"#).await;
     nothing_pending(&mut watcher).await;
 
@@ -323,7 +268,7 @@ async fn online_status_is_cluster_wide() {
     let removed = watcher.expect_event("pusher_internal:member_removed").await;
     assert!(removed["data"].as_str().expect("data").contains("alice-a"));
     assert_eq!(trigger(a.addr, "probe-w", "barrier").await, 200);
-    let next = next_real(&mut watcher).await;
+    let next = &mut watcher.next_real().await;
     assert_eq!(
         next["event"], "barrier",
         "nothing before the barrier: {next}"
@@ -331,8 +276,8 @@ async fn online_status_is_cluster_wide() {
 
     // Her last socket closes: offline, once, for both watchers.
     alice_b.close().await;
-    let offline = next_real(&mut watcher).await;
-    assert_eq!(watchlist_events(&offline), event("offline", &["alice"]));
+    let offline = &mut watcher.next_real().await;
+    assert_eq!(watchlist_events(offline), event("offline", &["alice"]));
     expect_watchlist(&mut late, "offline", &["alice"]).await;
     nothing_pending(&mut watcher).await;
     a.shutdown().await;
@@ -345,22 +290,24 @@ async fn a_killed_nodes_users_go_offline_after_the_node_timeout() {
     let mut victim = ProcessNode::start(&redis, "w2").await;
     // The survivor reaps nodes silent for 2 s (node_config).
     let survivor = TestServer::clustered(node_config(&redis, "w2")).await;
-    let mut watcher = connect(survivor.addr).await;
+    let mut watcher = support::connect_at(survivor.addr).await;
     watcher.signin(&user_data("w", &["doomed"])).await;
-    let mut doomed = connect(victim.addr).await;
+    let mut doomed = support::connect_at(victim.addr).await;
     doomed.signin(r#"{"id":"doomed"}"#).await;
     // Announced at sign-in, or in the victim's list when it links.
-    let online = try_event(&mut watcher, WATCHLIST_EVENTS, Duration::from_secs(10))
+    let online = &mut watcher
+        .try_event(WATCHLIST_EVENTS, Duration::from_secs(10))
         .await
         .expect("the survivor never saw the user on the other node");
-    assert_eq!(watchlist_events(&online), event("online", &["doomed"]));
+    assert_eq!(watchlist_events(online), event("online", &["doomed"]));
 
     let killed_at = tokio::time::Instant::now();
     victim.kill();
-    let offline = try_event(&mut watcher, WATCHLIST_EVENTS, Duration::from_secs(10))
+    let offline = &mut watcher
+        .try_event(WATCHLIST_EVENTS, Duration::from_secs(10))
         .await
         .expect("offline after the node timeout");
-    assert_eq!(watchlist_events(&offline), event("offline", &["doomed"]));
+    assert_eq!(watchlist_events(offline), event("offline", &["doomed"]));
     let took = killed_at.elapsed();
     // node_timeout_ms (2 s) + one heartbeat tick, generously bounded.
     assert!(took <= Duration::from_secs(8), "cleanup took {took:?}");
@@ -378,9 +325,9 @@ async fn users_signed_in_during_a_redis_outage_are_online_after_it() {
     let mut redis = Redis::start().await;
     let a = TestServer::clustered(node_config(&redis, "w3")).await;
     let b = TestServer::clustered(node_config(&redis, "w3")).await;
-    let mut watcher = connect(b.addr).await;
+    let mut watcher = support::connect_at(b.addr).await;
     watcher.subscribe("probe-w3").await;
-    linked(a.addr, &mut watcher, "probe-w3").await;
+    support::linked(a.addr, &mut watcher, "probe-w3").await;
     watcher.signin(&user_data("w", &["m"])).await;
 
     redis.kill();
@@ -394,20 +341,22 @@ async fn users_signed_in_during_a_redis_outage_are_online_after_it() {
     }
     assert!(ok, "node A never noticed the outage");
     // m signs in on A while A cannot tell anyone.
-    let mut m = connect(a.addr).await;
+    let mut m = support::connect_at(a.addr).await;
     signed_in(&mut m, r#"{"id":"m"}"#).await;
 
     redis.restart().await;
     // A republishes its signed-in users when it links again.
-    let online = try_event(&mut watcher, WATCHLIST_EVENTS, Duration::from_secs(15))
+    let online = &mut watcher
+        .try_event(WATCHLIST_EVENTS, Duration::from_secs(15))
         .await
         .expect("online after Redis returned");
-    assert_eq!(watchlist_events(&online), event("online", &["m"]));
+    assert_eq!(watchlist_events(online), event("online", &["m"]));
     m.close().await;
-    let offline = try_event(&mut watcher, WATCHLIST_EVENTS, Duration::from_secs(5))
+    let offline = &mut watcher
+        .try_event(WATCHLIST_EVENTS, Duration::from_secs(5))
         .await
         .expect("offline");
-    assert_eq!(watchlist_events(&offline), event("offline", &["m"]));
+    assert_eq!(watchlist_events(offline), event("offline", &["m"]));
     a.shutdown().await;
     b.shutdown().await;
 }

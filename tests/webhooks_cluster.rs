@@ -5,7 +5,6 @@
 mod cluster_support;
 mod support;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -13,7 +12,7 @@ use serde_json::Value;
 use clarion::config::{Config, WebhookConfig, WebhookEventKind};
 use cluster_support::{node_config, ProcessNode, Redis};
 use support::receiver::Receiver;
-use support::{Client, TestServer};
+use support::TestServer;
 
 const DELIVERY: Duration = Duration::from_secs(15);
 
@@ -32,21 +31,6 @@ fn config(redis: &Redis, namespace: &str, receiver: &Receiver) -> Config {
     config.webhooks.retry_max_ms = 300;
     config.webhooks.claim_after_ms = 1_000;
     config
-}
-
-async fn connect(addr: SocketAddr) -> Client {
-    let url = format!("ws://{addr}/app/app-key?protocol=7");
-    let (ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("connect");
-    let mut client = Client {
-        ws,
-        socket_id: String::new(),
-    };
-    let hello = client.expect_event("pusher:connection_established").await;
-    let data: Value = serde_json::from_str(hello["data"].as_str().expect("string")).expect("json");
-    client.socket_id = data["socket_id"].as_str().expect("socket_id").to_owned();
-    client
 }
 
 fn label(event: &Value) -> String {
@@ -87,8 +71,8 @@ async fn one_event_per_cluster_transition_however_many_nodes_see_it() {
     let mut receiver = Receiver::start().await;
     let a = TestServer::clustered(config(&redis, "hooks-once", &receiver)).await;
     let b = TestServer::clustered(config(&redis, "hooks-once", &receiver)).await;
-    let mut on_a = connect(a.addr).await;
-    let mut on_b = connect(b.addr).await;
+    let mut on_a = support::connect_at(a.addr).await;
+    let mut on_b = support::connect_at(b.addr).await;
 
     // The same user joins through both nodes at the same moment.
     tokio::join!(
@@ -150,9 +134,9 @@ async fn a_killed_nodes_batches_are_taken_over_and_its_members_removed_once() {
     ];
     let mut doomed = ProcessNode::start_with(&redis.url(), "hooks-kill", &env).await;
     let survivor = ProcessNode::start_with(&redis.url(), "hooks-kill", &env).await;
-    let mut client = connect(doomed.addr).await;
+    let mut client = support::connect_at(doomed.addr).await;
     client.subscribe_presence("presence-shift", "kim").await;
-    let mut watcher = connect(survivor.addr).await;
+    let mut watcher = support::connect_at(survivor.addr).await;
     watcher.subscribe_presence("presence-shift", "lee").await;
     // The receiver is down: once the doomed node has recorded kim in Redis
     // (a node killed before that never told anyone), it holds occupied +
@@ -208,13 +192,13 @@ async fn a_node_stopping_gracefully_hands_its_undelivered_events_to_the_others()
     let mut receiver = Receiver::down_on_free_port();
     let leaving = TestServer::clustered(config(&redis, "hooks-handoff", &receiver)).await;
     let staying = TestServer::clustered(config(&redis, "hooks-handoff", &receiver)).await;
-    let mut client = connect(leaving.addr).await;
+    let mut client = support::connect_at(leaving.addr).await;
     client.subscribe_presence("presence-night", "nia").await;
     // Stopping closes nia's socket: removed and vacated join occupied and
     // added in the leaving node's hands, all undeliverable right now.
     leaving.shutdown().await;
     receiver.up().await;
-    let mut marker = connect(staying.addr).await;
+    let mut marker = support::connect_at(staying.addr).await;
     marker.subscribe("marker-after").await;
     let mut seen = until_markers(&mut receiver, &["marker-after"]).await;
     // Both nodes read the stream, so the order across them is not fixed;

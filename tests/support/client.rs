@@ -2,6 +2,8 @@
 //! with a timeout, and asserts what must (not) have arrived.
 
 use futures_util::{SinkExt, StreamExt};
+use std::time::Duration;
+
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -260,6 +262,35 @@ impl Client {
                 Some(Message::Close(c)) => panic!("closed while waiting for text: {c:?}"),
                 None => panic!("stream ended while waiting for text"),
                 Some(_) => continue,
+            }
+        }
+    }
+}
+
+impl Client {
+    /// The next frame named `event` within `limit`, skipping others;
+    /// `None` when none came.
+    pub(crate) async fn try_event(&mut self, event: &str, limit: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()??;
+            if let Ok(Message::Text(t)) = message {
+                let frame: Value = serde_json::from_str(t.as_str()).ok()?;
+                if frame["event"] == event {
+                    return Some(frame);
+                }
+            }
+        }
+    }
+
+    /// The next frame that is not a (late) cluster link probe.
+    pub(crate) async fn next_real(&mut self) -> Value {
+        loop {
+            let frame = self.frame().await;
+            if frame["event"] != "probe" {
+                return frame;
             }
         }
     }

@@ -15,8 +15,8 @@ use clarion::auth::http_signature::signed_query;
 use clarion::config::{AppConfig, Config};
 
 mod client;
-pub(crate) mod receiver;
 pub(crate) mod process;
+pub(crate) mod receiver;
 #[allow(unused_imports)] // each test binary uses a different subset
 pub(crate) use client::{Client, Received};
 
@@ -42,6 +42,52 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Connects to the default app of the server at `addr` and waits for
+/// `pusher:connection_established` (for servers the test did not start as
+/// a [`TestServer`], e.g. cluster nodes in other processes).
+pub(crate) async fn connect_at(addr: SocketAddr) -> Client {
+    let url = format!("ws://{addr}/app/app-key?protocol=7");
+    let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("connect in time")
+        .expect("connect");
+    let mut client = Client {
+        ws,
+        socket_id: String::new(),
+    };
+    let hello = client.expect_event("pusher:connection_established").await;
+    let data: Value = serde_json::from_str(hello["data"].as_str().expect("string")).expect("json");
+    client.socket_id = data["socket_id"].as_str().expect("socket_id").to_owned();
+    client
+}
+
+/// Waits until two cluster nodes are linked through Redis: a `probe`
+/// event published on `from` reaches `to` (subscribed to `channel`).
+pub(crate) async fn linked(from: SocketAddr, to: &mut Client, channel: &str) {
+    let body = serde_json::json!({"name": "probe", "channel": channel, "data": "{}"}).to_string();
+    for _ in 0..40 {
+        let (status, _) = signed_api(
+            from,
+            "app-key",
+            "app-secret",
+            "POST",
+            "/apps/1000/events",
+            &[],
+            &body,
+        )
+        .await;
+        if status == 200
+            && to
+                .try_event("probe", Duration::from_millis(500))
+                .await
+                .is_some()
+        {
+            return;
+        }
+    }
+    panic!("the nodes never linked through Redis");
 }
 
 /// A running server.
