@@ -367,6 +367,9 @@ pub(crate) fn user_answer(
     if let Some(info) = &claims.user_info {
         user.insert("user_info".to_owned(), info.clone().into());
     }
+    if let Some(watchlist) = &claims.watchlist {
+        user.insert("watchlist".to_owned(), watchlist.clone().into());
+    }
     let user_data = serde_json::Value::Object(user).to_string();
     let signature = sign(secret, &format!("{socket_id}::user::{user_data}"));
     let auth = format!("{key}:{signature}");

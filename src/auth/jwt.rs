@@ -170,8 +170,8 @@ pub(crate) enum TokenError {
     /// A required claim is absent.
     #[error("token lacks the {0} claim")]
     MissingClaim(String),
-    /// Claims of the wrong type (`sub` not a string, `channels` not an
-    /// array of strings, `user_info` not an object).
+    /// Claims of the wrong type (`sub` not a string, `channels` or
+    /// `watchlist` not an array of strings, `user_info` not an object).
     #[error("token claims are malformed")]
     BadClaims,
     /// Not a JWT at all.
@@ -295,6 +295,10 @@ pub(crate) struct Claims {
     /// Presence `user_info` and sign-in `user_info`.
     #[serde(default)]
     pub user_info: Option<Map<String, Value>>,
+    /// Sign-in `watchlist`: the user ids whose online status the user
+    /// receives.
+    #[serde(default)]
+    pub watchlist: Option<Vec<String>>,
 }
 
 impl Claims {

@@ -6,6 +6,7 @@ fn claims(channels: &[&str], user_info: Option<serde_json::Value>) -> Claims {
         sub: "42".to_owned(),
         channels: channels.iter().map(|c| (*c).to_owned()).collect(),
         user_info: user_info.and_then(|v| v.as_object().cloned()),
+        watchlist: None,
     }
 }
 
@@ -138,6 +139,18 @@ fn user_answer_verifies_as_signin_checks_it() {
     assert_eq!(
         verify_user_auth("key", "secret", "1.2", user_data, auth),
         Ok(())
+    );
+}
+
+#[test]
+fn a_watchlist_claim_goes_into_the_signed_user_data() {
+    let mut c = claims(&[], None);
+    c.watchlist = Some(vec!["7".to_owned(), "8".to_owned()]);
+    let v = answer(&user_answer("key", "secret", &form("socket_id=1.2"), &c).unwrap());
+    let user_data = v["user_data"].as_str().unwrap();
+    assert_eq!(
+        answer(user_data),
+        serde_json::json!({"id":"42","watchlist":["7","8"]})
     );
 }
 

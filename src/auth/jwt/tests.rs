@@ -233,6 +233,7 @@ fn grants_needs_a_matching_pattern() {
         sub: "42".to_owned(),
         channels: vec!["private-user.{sub}".to_owned(), "presence-chat".to_owned()],
         user_info: None,
+        watchlist: None,
     };
     assert!(claims.grants("private-user.42"));
     assert!(claims.grants("presence-chat"));
