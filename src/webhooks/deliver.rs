@@ -134,7 +134,7 @@ pub(crate) async fn deliver(
             return Outcome::GaveUp { attempts, error };
         }
         tracing::debug!(
-            url = %target.hook.url,
+            url = %redact(&target.hook.url),
             attempts,
             %error,
             retry_in_ms = wait.as_millis(),
@@ -145,5 +145,18 @@ pub(crate) async fn deliver(
             _ = draining.cancelled() => return Outcome::Interrupted,
             _ = tokio::time::sleep(wait) => {}
         }
+    }
+}
+
+/// The URL without its query string or credentials, for logs.
+pub(crate) fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut url) => {
+            url.set_query(None);
+            let _ = url.set_password(None);
+            let _ = url.set_username("");
+            url.to_string()
+        }
+        Err(_) => "(invalid URL)".to_owned(),
     }
 }

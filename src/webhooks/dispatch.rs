@@ -221,7 +221,7 @@ impl Dispatcher {
             Outcome::GaveUp { attempts, error } => {
                 tracing::warn!(
                     app_id = %batch.app_id,
-                    url = %redact(&batch.url),
+                    url = %deliver::redact(&batch.url),
                     events = batch.events.len(),
                     attempts,
                     %error,
@@ -340,18 +340,5 @@ pub(crate) async fn run(mut d: Dispatcher, mut stop: oneshot::Receiver<Duration>
 async fn sleep_until(due: Option<Instant>) {
     if let Some(due) = due {
         tokio::time::sleep_until(due).await;
-    }
-}
-
-/// The URL without its query string or credentials, for logs.
-pub(crate) fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut url) => {
-            url.set_query(None);
-            let _ = url.set_password(None);
-            let _ = url.set_username("");
-            url.to_string()
-        }
-        Err(_) => "(invalid URL)".to_owned(),
     }
 }

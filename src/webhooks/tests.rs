@@ -141,3 +141,12 @@ fn stream_entries_are_read_back_and_deleted_ones_skipped() {
         ("1-0", "1000", "n-1")
     );
 }
+
+#[test]
+fn logged_urls_lose_their_credentials_and_query() {
+    assert_eq!(
+        super::deliver::redact("https://user:pw@backend.example/hook?token=s3cret"),
+        "https://backend.example/hook"
+    );
+    assert_eq!(super::deliver::redact("not a url"), "(invalid URL)");
+}
