@@ -3,10 +3,12 @@
 //! so apps never see each other's channels or events.
 //!
 //! `sockets.rs` owns the app's live sockets and which user each acts as;
-//! `history.rs` keeps the recent events of channels read by event streams.
+//! `history.rs` keeps the recent events of channels read by event streams;
+//! `taps.rs` lets the dashboard's inspector watch a channel's events.
 
 pub(crate) mod history;
 mod sockets;
+pub(crate) mod taps;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,6 +21,7 @@ use tokio::time::Instant;
 use crate::auth::jwt::Verifier;
 use crate::channels::ChannelRegistry;
 use crate::config::AppConfig;
+use crate::metrics::{AppMetrics, Metrics};
 use crate::outbound::{Frame, SocketHandle};
 use crate::protocol::{ChannelName, ErrorCode, SocketId};
 pub(crate) use sockets::SocketIndex;
@@ -47,6 +50,10 @@ pub(crate) struct App {
     /// Verifies the bearer tokens of the built-in channel-authorisation
     /// endpoint; `None` when the endpoint is off.
     pub(crate) auth_endpoint: Option<Verifier>,
+    /// The app's metric handles (empty when metrics are off).
+    pub(crate) metrics: AppMetrics,
+    /// Observers of single channels (the dashboard's inspector).
+    pub(crate) taps: taps::Taps,
 }
 
 /// Cache writes between two sweeps of expired entries, so channels that are
@@ -54,8 +61,14 @@ pub(crate) struct App {
 const CACHE_SWEEP_EVERY: usize = 1024;
 
 impl App {
-    /// A new app with no sockets.
+    /// A new app with no sockets and no metrics.
+    #[cfg(test)]
     pub(crate) fn new(config: AppConfig) -> Self {
+        App::with_metrics(config, AppMetrics::default())
+    }
+
+    /// A new app with no sockets, counting into `metrics`.
+    pub(crate) fn with_metrics(config: AppConfig, metrics: AppMetrics) -> Self {
         let history = history::History::new(
             config.event_history,
             Duration::from_secs(config.event_history_max_age),
@@ -78,6 +91,8 @@ impl App {
             cache: DashMap::new(),
             history,
             cache_writes: AtomicUsize::new(0),
+            metrics,
+            taps: taps::Taps::default(),
         }
     }
 
@@ -87,12 +102,18 @@ impl App {
     /// # Errors
     /// [`ErrorCode::OverConnectionQuota`] when the app is full.
     pub(crate) fn add_socket(&self, handle: &SocketHandle) -> Result<SocketId, ErrorCode> {
-        self.sockets.add(handle, self.config.max_connections)
+        let added = self.sockets.add(handle, self.config.max_connections);
+        if added.is_ok() {
+            self.metrics.socket_added();
+        }
+        added
     }
 
     /// Forgets a socket that has closed.
     pub(crate) fn remove_socket(&self, socket_id: SocketId) {
-        self.sockets.remove(socket_id);
+        if self.sockets.remove(socket_id) {
+            self.metrics.socket_removed();
+        }
     }
 
     /// Live sockets of this app on this node.
@@ -126,7 +147,15 @@ impl App {
         // Logged before it is queued, so a stream woken by this frame
         // finds it in the log.
         self.history.record(channel, frame);
-        self.channels.broadcast(channel.as_str(), frame, except)
+        self.taps.record(channel, frame);
+        // With metrics on, the frame subscribers get carries when its
+        // delivery started, for the latency of queued writes.
+        let started = self.metrics.clock();
+        let stamped = started.map(|at| frame.published_at(at));
+        let frame = stamped.as_ref().unwrap_or(frame);
+        let sent = self.channels.broadcast(channel.as_str(), frame, except);
+        self.metrics.delivered(sent, frame.wire().len(), started);
+        sent
     }
 
     /// The cached last event of a cache channel, if fresh.
@@ -158,11 +187,18 @@ pub(crate) struct AppRegistry {
 pub(crate) const LEGACY_DEVELOPMENT_APP_ID: &str = "app-id";
 
 impl AppRegistry {
-    /// Builds the registry from validated app configs.
+    /// Builds the registry from validated app configs, without metrics.
+    #[cfg(test)]
     pub(crate) fn new(apps: &[AppConfig]) -> Self {
+        AppRegistry::with_metrics(apps, None)
+    }
+
+    /// Builds the registry, each app counting into `metrics` when given.
+    pub(crate) fn with_metrics(apps: &[AppConfig], metrics: Option<&Metrics>) -> Self {
         let mut registry = AppRegistry::default();
         for config in apps {
-            let app = Arc::new(App::new(config.clone()));
+            let counters = metrics.map(|m| m.app(&config.id)).unwrap_or_default();
+            let app = Arc::new(App::with_metrics(config.clone(), counters));
             if *config == AppConfig::development() {
                 registry.legacy_development = Some(app.clone());
             }

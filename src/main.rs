@@ -240,9 +240,22 @@ async fn start(mut config: Config) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let metrics_listener = match server::bind_metrics(&config).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("clarion: metrics: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     match listener.local_addr() {
         Ok(addr) => tracing::info!("listening on {addr}"),
         Err(e) => tracing::warn!(error = %e, "listening (address unknown)"),
+    }
+    if let Some(metrics_listener) = metrics_listener {
+        if let Ok(addr) = metrics_listener.local_addr() {
+            tracing::info!("metrics on http://{addr}/metrics");
+        }
+        tokio::spawn(server::serve_metrics(metrics_listener, node.clone()));
     }
     server::run(listener, node, clarion::shutdown::signal()).await;
     ExitCode::SUCCESS

@@ -87,6 +87,7 @@ pub(crate) fn subscribe(
             ..Transition::default()
         };
     }
+    app.metrics.subscribed(channel.kind(), outcome.occupied);
     if let Some(member) = member {
         app.sockets.add_user(&member.user_id, socket_id);
         if outcome.first_local {
@@ -132,6 +133,7 @@ pub(crate) fn unsubscribe(
     if !outcome.removed {
         return Transition::default();
     }
+    app.metrics.unsubscribed(channel.kind(), outcome.vacated);
     if let Some(user_id) = &outcome.user_id {
         app.sockets.remove_user(user_id, socket_id);
         if outcome.last_local {
