@@ -18,7 +18,6 @@ use tokio::net::TcpListener;
 
 use crate::metrics;
 use crate::node::Node;
-use crate::server::text;
 
 /// Answers `GET`/`HEAD /metrics`.
 pub(crate) fn response(node: &Node, method: &Method) -> Response<Full<Bytes>> {
@@ -35,6 +34,17 @@ pub(crate) fn response(node: &Node, method: &Method) -> Response<Full<Bytes>> {
         HeaderValue::from_static(metrics::CONTENT_TYPE),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// A plain-text response (404, 405), as the main listener answers them.
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     res
 }
 
