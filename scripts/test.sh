@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The one test command (README "Testing"): installs what is missing on a
 # fresh machine, then runs every test: formatting, lints, Rust unit and
-# integration tests, the real-client suite (pusher-js, laravel-echo and the
-# pusher Node SDK against a running Clarion) and the official Python SDK
-# suite.
+# integration tests, the dashboard's vendored chart library against its lock
+# file, the real-client suite (pusher-js, laravel-echo and the pusher Node
+# SDK against a running Clarion, the dashboard in Chromium) and the official
+# Python SDK suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +49,8 @@ venv="$target_dir/sdk-python-venv"
 # The examples' Python publishers run with the official SDK installed here.
 export CLARION_PYTHON="$venv/bin/python"
 export CLARION_CHROMIUM="${CLARION_CHROMIUM:-$(command -v chromium)}"
+echo "== dashboard assets (dashboard/vendor/ is what dashboard/package-lock.json installs)"
+(cd dashboard && npm ci --no-audit --no-fund --loglevel=error && npm test) 2>&1 | tee -a "$log"
 echo "== real-client tests (pusher-js, laravel-echo, pusher SDK, eventsource, example pages in Chromium)"
 (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error && npm test) 2>&1 | tee -a "$log"
 echo "== official Python SDK tests (pusher 3.3.4)"

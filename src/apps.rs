@@ -5,7 +5,8 @@
 //! `sockets.rs` owns the app's live sockets and which user each acts as;
 //! `history.rs` keeps the recent events of channels read by event streams;
 //! `registry.rs` finds apps by key and id and applies a reloaded app list;
-//! `watchlist.rs` tracks who is online and tells watchers.
+//! `watchlist.rs` tracks who is online and tells watchers; `taps.rs` lets
+//! the dashboard's inspector watch a channel's events.
 //!
 //! An app's settings can change while it runs (SIGHUP): read them through
 //! [`App::config`], a lock-free load of the current version.
@@ -13,6 +14,7 @@
 pub(crate) mod history;
 mod registry;
 mod sockets;
+pub(crate) mod taps;
 pub(crate) mod watchlist;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -26,6 +28,7 @@ use tokio::time::Instant;
 use crate::auth::jwt::Verifier;
 use crate::channels::ChannelRegistry;
 use crate::config::AppConfig;
+use crate::metrics::AppMetrics;
 use crate::outbound::{Frame, SocketHandle};
 use crate::protocol::{ChannelName, ErrorCode, SocketId};
 pub(crate) use registry::AppRegistry;
@@ -61,6 +64,10 @@ pub(crate) struct App {
     auth_endpoint: ArcSwapOption<Verifier>,
     /// Set when a reload removed the app: no socket may join it any more.
     removed: AtomicBool,
+    /// The app's metric handles (empty when metrics are off).
+    pub(crate) metrics: AppMetrics,
+    /// Observers of single channels (the dashboard's inspector).
+    pub(crate) taps: taps::Taps,
 }
 
 /// Cache writes between two sweeps of expired entries, so channels that are
@@ -68,8 +75,14 @@ pub(crate) struct App {
 const CACHE_SWEEP_EVERY: usize = 1024;
 
 impl App {
-    /// A new app with no sockets.
+    /// A new app with no sockets and no metrics.
+    #[cfg(test)]
     pub(crate) fn new(config: AppConfig) -> Self {
+        App::with_metrics(config, AppMetrics::default())
+    }
+
+    /// A new app with no sockets, counting into `metrics`.
+    pub(crate) fn with_metrics(config: AppConfig, metrics: AppMetrics) -> Self {
         let history = history::History::new(
             config.event_history,
             Duration::from_secs(config.event_history_max_age),
@@ -85,6 +98,8 @@ impl App {
             watchlists: watchlist::Watchlists::default(),
             cache_writes: AtomicUsize::new(0),
             removed: AtomicBool::new(false),
+            metrics,
+            taps: taps::Taps::default(),
         }
     }
 
@@ -146,12 +161,15 @@ impl App {
             self.sockets.remove(id);
             return Err(ErrorCode::ApplicationDoesNotExist);
         }
+        self.metrics.socket_added();
         Ok(id)
     }
 
     /// Forgets a socket that has closed.
     pub(crate) fn remove_socket(&self, socket_id: SocketId) {
-        self.sockets.remove(socket_id);
+        if self.sockets.remove(socket_id) {
+            self.metrics.socket_removed();
+        }
     }
 
     /// Live sockets of this app on this node.
@@ -185,7 +203,15 @@ impl App {
         // Logged before it is queued, so a stream woken by this frame
         // finds it in the log.
         self.history.record(channel, frame);
-        self.channels.broadcast(channel.as_str(), frame, except)
+        self.taps.record(channel, frame);
+        // With metrics on, the frame subscribers get carries when its
+        // delivery started, for the latency of queued writes.
+        let started = self.metrics.clock();
+        let stamped = started.map(|at| frame.published_at(at));
+        let frame = stamped.as_ref().unwrap_or(frame);
+        let sent = self.channels.broadcast(channel.as_str(), frame, except);
+        self.metrics.delivered(sent, frame.wire().len(), started);
+        sent
     }
 
     /// The cached last event of a cache channel, if fresh.

@@ -31,6 +31,10 @@ pub struct Config {
     /// How webhooks are batched, retried and kept (`[webhooks]`); the
     /// targets themselves are per app (`[[apps.webhooks]]`).
     pub webhooks: WebhooksConfig,
+    /// Prometheus metrics at `GET /metrics` (on by default).
+    pub metrics: MetricsConfig,
+    /// The live operator dashboard at `/dashboard` (off by default).
+    pub dashboard: DashboardConfig,
 }
 
 /// Listener and process-wide settings (`[server]`).
@@ -85,6 +89,47 @@ impl Default for ServerConfig {
             auth_timestamp_window: 600,
             worker_threads: None,
         }
+    }
+}
+
+/// Prometheus metrics (`[metrics]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Count and serve metrics (`CLARION_METRICS_ENABLED`).
+    pub enabled: bool,
+    /// Serve `GET /metrics` on this port of the server's host, and only
+    /// there, instead of on the main port (`CLARION_METRICS_PORT`).
+    pub port: Option<u16>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            port: None,
+        }
+    }
+}
+
+/// The live operator dashboard (`[dashboard]`).
+#[derive(Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardConfig {
+    /// Serve `/dashboard` (`CLARION_DASHBOARD_ENABLED`).
+    pub enabled: bool,
+    /// The bearer token every dashboard route requires
+    /// (`CLARION_DASHBOARD_TOKEN`); required when enabled.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for DashboardConfig {
+    /// Never prints the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DashboardConfig")
+            .field("enabled", &self.enabled)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .finish()
     }
 }
 

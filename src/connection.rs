@@ -19,12 +19,13 @@ use std::sync::Arc;
 use futures_util::{Stream, StreamExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::time::{sleep_until, timeout, Duration, Instant};
-use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::Message;
 use tracing::Instrument;
 
 use crate::apps::App;
 use crate::drain;
+use crate::metrics::AppMetrics;
 use crate::node::ConnectionSlot;
 use crate::outbound::{Flushed, Frame, SocketHandle};
 use crate::protocol::codes::{CLOSE_INVALID_PAYLOAD, CLOSE_MESSAGE_TOO_BIG, CLOSE_PROTOCOL_ERROR};
@@ -61,25 +62,38 @@ where
     let Some(app) = admission.app else {
         return refuse(&handle, &socket, ErrorCode::ApplicationDoesNotExist).await;
     };
+    app.metrics.connection_opened();
     let Some(slot) = admission.slot else {
+        app.metrics
+            .connection_closed(ErrorCode::ServerOverCapacity.code());
         return refuse(&handle, &socket, ErrorCode::ServerOverCapacity).await;
     };
     let node = slot.node().clone();
     let socket_id = match app.add_socket(&handle) {
         Ok(id) => id,
-        Err(code) => return refuse(&handle, &socket, code).await,
+        Err(code) => {
+            app.metrics.connection_closed(code.code());
+            return refuse(&handle, &socket, code).await;
+        }
     };
     let mut session = Session::new(node, app, socket_id, handle);
     if !session.app.origin_allowed(admission.origin.as_deref()) {
         session.close();
-        return refuse(&session.handle, &socket, ErrorCode::OriginNotAllowed).await;
+        let code = ErrorCode::OriginNotAllowed;
+        session.app.metrics.connection_closed(code.code());
+        return refuse(&session.handle, &socket, code).await;
     }
     // Debug level: at the default level the span is disabled and costs
     // nothing per socket; with debug on, every line of this socket carries
     // its socket id and app id.
     let span = tracing::debug_span!("connection", socket_id = %socket_id, app_id = %session.app.id);
-    serve(&mut ws, &socket, &mut session).instrument(span).await;
+    let end = serve(&mut ws, &socket, &mut session).instrument(span).await;
     session.close();
+    let metrics = &session.app.metrics;
+    metrics.connection_closed(end.close_code());
+    if matches!(end, End::Error(ErrorCode::OverCapacity)) {
+        metrics.evicted();
+    }
     drop(slot);
 }
 
@@ -96,7 +110,7 @@ struct Liveness {
 }
 
 /// How the serve loop ends.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 enum End {
     /// Send this error, then a close frame with its code.
     Error(ErrorCode),
@@ -106,9 +120,23 @@ enum End {
     Gone,
 }
 
+/// The close code WebSocket calls "closed without a close frame".
+const CLOSE_ABNORMAL: u16 = 1006;
+
+impl End {
+    /// The close code the socket ended with, for metrics.
+    fn close_code(self) -> u16 {
+        match self {
+            End::Error(reason) => reason.code(),
+            End::Close(code, _) => code,
+            End::Gone => CLOSE_ABNORMAL,
+        }
+    }
+}
+
 /// Serves the socket, then sends its last frames (error and close frame)
-/// unless it is already gone.
-async fn serve<S>(ws: &mut S, socket: &OwnedWriteHalf, session: &mut Session)
+/// unless it is already gone; returns how it ended.
+async fn serve<S>(ws: &mut S, socket: &OwnedWriteHalf, session: &mut Session) -> End
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
 {
@@ -122,9 +150,10 @@ where
             ]);
         }
         End::Close(code, reason) => handle.send_final(&[Frame::close(code, reason)]),
-        End::Gone => return,
+        End::Gone => return end,
     }
-    let _ = timeout(CLOSE_TIMEOUT, flush(handle, socket)).await;
+    let _ = timeout(CLOSE_TIMEOUT, flush(handle, socket, None)).await;
+    end
 }
 
 async fn serve_until_end<S>(ws: &mut S, socket: &OwnedWriteHalf, session: &mut Session) -> End
@@ -179,7 +208,8 @@ where
                 if let Some(reason) = session.handle.close_reason() {
                     return End::Error(reason);
                 }
-                if timeout(write_timeout, flush(&session.handle, socket)).await != Ok(true) {
+                let flushed = flush(&session.handle, socket, Some(&session.app.metrics));
+                if timeout(write_timeout, flushed).await != Ok(true) {
                     return End::Gone;
                 }
             }
@@ -217,9 +247,15 @@ where
                 live.last_seen = Instant::now();
                 live.pinged = false;
                 let flow = match message {
-                    Ok(Message::Text(text)) => session.on_text(text.as_str()),
+                    Ok(Message::Text(text)) => {
+                        session.app.metrics.received(text.len());
+                        session.on_text(text.as_str())
+                    }
                     // Pusher messages are JSON text; binary frames are invalid.
-                    Ok(Message::Binary(_)) => session.on_invalid(),
+                    Ok(Message::Binary(data)) => {
+                        session.app.metrics.received(data.len());
+                        session.on_invalid()
+                    }
                     Ok(Message::Ping(payload)) => {
                         live.control_frames = true;
                         let _ = session.handle.send(&Frame::pong(&payload));
@@ -258,11 +294,22 @@ fn next_deadline(
 }
 
 /// Writes everything queued, waiting for the socket to become writable as
-/// often as needed; `false` if the socket broke.
-async fn flush(handle: &SocketHandle, socket: &OwnedWriteHalf) -> bool {
+/// often as needed; `false` if the socket broke. With `metrics`, records
+/// one delivery-latency sample for the batch: its oldest published frame.
+async fn flush(
+    handle: &SocketHandle,
+    socket: &OwnedWriteHalf,
+    metrics: Option<&AppMetrics>,
+) -> bool {
+    let mut oldest = None;
     loop {
-        match handle.flush() {
-            Flushed::Done => return true,
+        match handle.flush_sampled(&mut oldest) {
+            Flushed::Done => {
+                if let (Some(metrics), Some(oldest)) = (metrics, oldest) {
+                    metrics.batch_written(oldest);
+                }
+                return true;
+            }
             Flushed::Broken => return false,
             Flushed::WouldBlock => {
                 if socket.writable().await.is_err() {
@@ -283,11 +330,13 @@ async fn refuse(handle: &SocketHandle, socket: &OwnedWriteHalf, reason: ErrorCod
         error_frame(reason),
         Frame::close(reason.code(), reason.message()),
     ]);
-    let _ = timeout(CLOSE_TIMEOUT, flush(handle, socket)).await;
+    let _ = timeout(CLOSE_TIMEOUT, flush(handle, socket, None)).await;
 }
 
 fn read_error(error: WsError) -> End {
     match error {
+        // The peer went away without a close frame: nothing to answer.
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => End::Gone,
         WsError::Capacity(CapacityError::MessageTooLong { .. }) => {
             End::Close(CLOSE_MESSAGE_TOO_BIG, "Maximum message size exceeded")
         }

@@ -97,19 +97,51 @@ impl Call<'_> {
 /// Serves one request under `/apps/`; `path` is already stripped of the
 /// server's path prefix, which is also the path the client signed.
 pub(crate) async fn handle(node: &Node, req: Request<Incoming>, path: &str) -> HttpResponse {
-    match dispatch(node, req, path).await {
+    let endpoint = endpoint(req.method(), path);
+    let mut app = None;
+    let res = match dispatch(node, req, path, &mut app).await {
         Ok(res) => res,
         Err(e) => {
             tracing::debug!(status = %e.status, error = %e.message, path, "http api request refused");
             e.into_response()
         }
+    };
+    // Requests for no known app have no `app_id` to count under.
+    if let Some(app) = app {
+        app.metrics.http_request(endpoint, res.status().as_u16());
+    }
+    res
+}
+
+/// The endpoint a request is for, as the `endpoint` label of
+/// `clarion_http_requests_total`: a fixed set, whatever the path holds.
+fn endpoint(method: &Method, path: &str) -> &'static str {
+    let rest = match path.strip_prefix("/apps/") {
+        Some(after) => after.split_once('/').map_or("", |(_, rest)| rest),
+        None => path.trim_start_matches('/'),
+    };
+    let segments: Vec<&str> = rest.split('/').collect();
+    match (method, segments.as_slice()) {
+        (&Method::POST, ["events"]) => "events",
+        (&Method::POST, ["batch_events"]) => "batch_events",
+        (&Method::GET, ["channels"]) => "channels",
+        (&Method::GET, ["channels", _]) => "channel",
+        (&Method::GET, ["channels", _, "users"]) => "channel_users",
+        (&Method::GET, ["connections"]) => "connections",
+        (&Method::POST, ["users", _, "terminate_connections"]) => "terminate_connections",
+        (&Method::GET, ["webhooks", "dead_letters"]) => "dead_letters",
+        (&Method::DELETE, ["webhooks", "dead_letters"]) => "clear_dead_letters",
+        _ => "unknown",
     }
 }
 
+/// Verifies and routes one request; `seen` is set to the request's app as
+/// soon as it is known.
 async fn dispatch(
     node: &Node,
     req: Request<Incoming>,
     path: &str,
+    seen: &mut Option<Arc<App>>,
 ) -> Result<HttpResponse, ApiError> {
     let method = req.method().clone();
     let query = req.uri().query().unwrap_or_default().to_owned();
@@ -128,6 +160,7 @@ async fn dispatch(
         // without `/apps/{id}`: the app is the one whose key signed it.
         None => (app_by_auth_key(node, &query)?, path.trim_start_matches('/')),
     };
+    *seen = Some(app.clone());
     let body = read_body(req, node.server.max_request_size).await?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

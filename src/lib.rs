@@ -11,6 +11,7 @@
 //! | [`outbound`] | `SocketHandle`: one subscriber's bounded queue of frames, written to its socket |
 //! | [`channels`] | the channel registry and presence rosters |
 //! | [`lifecycle`] | occupancy and presence transitions for observers |
+//! | `metrics` | every exported metric, named once: the node's registry and per-app handles |
 //! | `apps` | per-app state: channels, cache; `SocketIndex`: sockets, users and their one count |
 //! | `adapter` | fan-out and cluster-wide queries: `local` for one node, `redis` for many |
 //! | [`node`] | state shared by every task of the process |
@@ -21,6 +22,8 @@
 //! | `auth_endpoint` | the built-in channel-authorisation endpoint (JWT bearer → channel/user auth), off by default |
 //! | `drain` | the timings of a drain: pause, spread, each socket's random close moment |
 //! | [`reload`] | SIGHUP: apply a re-read configuration to the running node |
+//! | `exporter` | `GET /metrics` on the main listener or a metrics-only one |
+//! | `dashboard` | the live operator dashboard: page, snapshot stream, channel inspector |
 //! | [`server`] | binding, routing, upgrades, graceful shutdown |
 //! | [`shutdown`] | signals, drain tokens and task tracker |
 //! | [`trigger`] | `clarion trigger`: one signed `POST /apps/{id}/events` |
@@ -42,9 +45,12 @@ mod auth_endpoint;
 pub mod channels;
 pub mod config;
 mod connection;
+mod dashboard;
 mod drain;
+mod exporter;
 mod http_api;
 pub mod lifecycle;
+mod metrics;
 pub mod node;
 pub mod outbound;
 pub mod protocol;

@@ -269,6 +269,13 @@ async fn start(mut config: Config, args: StartArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let metrics_listener = match server::bind_metrics(&config).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("clarion: metrics: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     // Listening before the address is logged: a signal sent as soon as
     // the server is up is handled, never the default action.
     let mut signals = Signals::new();
@@ -276,6 +283,12 @@ async fn start(mut config: Config, args: StartArgs) -> ExitCode {
     match listener.local_addr() {
         Ok(addr) => tracing::info!("listening on {addr}"),
         Err(e) => tracing::warn!(error = %e, "listening (address unknown)"),
+    }
+    if let Some(metrics_listener) = metrics_listener {
+        if let Ok(addr) = metrics_listener.local_addr() {
+            tracing::info!("metrics on http://{addr}/metrics");
+        }
+        tokio::spawn(server::serve_metrics(metrics_listener, node.clone()));
     }
     let stopping = node.clone();
     let shutdown = async move {

@@ -1,6 +1,6 @@
 //! `Node`: the state every task of this process shares — the apps, the
-//! adapter, the lifecycle bus, the webhooks, shutdown, and the process-wide
-//! connection capacity.
+//! adapter, the lifecycle bus, the webhooks, shutdown, the process-wide
+//! connection capacity, and the metrics registry and dashboard access.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -8,7 +8,9 @@ use std::sync::Arc;
 use crate::adapter::Adapter;
 use crate::apps::AppRegistry;
 use crate::config::ServerConfig;
+use crate::dashboard::Access;
 use crate::lifecycle::LifecycleBus;
+use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::webhooks::Webhooks;
 
@@ -31,6 +33,13 @@ pub struct Node {
     open: AtomicUsize,
     /// Most WebSocket connections this process accepts.
     pub(crate) capacity: usize,
+    /// The metrics registry, while metrics or the dashboard are on.
+    pub(crate) metrics: Option<Arc<Metrics>>,
+    /// `GET /metrics` is served on the main listener (metrics on, no
+    /// `metrics.port`).
+    pub(crate) metrics_route: bool,
+    /// Who may use the dashboard; `None` while it is off.
+    pub(crate) dashboard: Option<Access>,
 }
 
 impl Node {
@@ -51,7 +60,24 @@ impl Node {
             webhooks,
             open: AtomicUsize::new(0),
             capacity,
+            metrics: None,
+            metrics_route: false,
+            dashboard: None,
         }
+    }
+
+    /// The same node, with its metrics registry (served on the main
+    /// listener when `route`) and dashboard access.
+    pub(crate) fn observed(
+        mut self,
+        metrics: Option<Arc<Metrics>>,
+        route: bool,
+        dashboard: Option<Access>,
+    ) -> Self {
+        self.metrics_route = route && metrics.is_some();
+        self.metrics = metrics;
+        self.dashboard = dashboard;
+        self
     }
 
     /// Takes one connection slot; `None` when the process is full.

@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::protocol::ErrorCode;
 
@@ -42,12 +43,25 @@ const COALESCE: usize = 64;
 
 /// One encoded WebSocket frame, shared by every subscriber it goes to
 /// (cloning it is a reference-count increment, never a copy).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Frame {
     wire: Bytes,
     /// Length of the WebSocket header in front of the payload.
     header: u8,
+    /// When the delivery of this event started, on broadcast frames while
+    /// metrics are on: a queued frame's delivery latency is measured from
+    /// it when the frame is written.
+    published: Option<Instant>,
 }
+
+impl PartialEq for Frame {
+    /// The same bytes on the wire, whenever they were published.
+    fn eq(&self, other: &Self) -> bool {
+        self.wire == other.wire
+    }
+}
+
+impl Eq for Frame {}
 
 impl Frame {
     /// A text frame carrying `payload`.
@@ -95,6 +109,15 @@ impl Frame {
         Frame {
             wire: buf.freeze(),
             header,
+            published: None,
+        }
+    }
+
+    /// The same frame, marked as published at `at` (shares the bytes).
+    pub(crate) fn published_at(&self, at: Instant) -> Frame {
+        Frame {
+            published: Some(at),
+            ..self.clone()
         }
     }
 
@@ -306,7 +329,15 @@ impl SocketHandle {
 
     /// Writes queued frames to the sink, up to 64 per `write`,
     /// until the queue is empty or the sink is full.
+    #[cfg(test)]
     pub(crate) fn flush(&self) -> Flushed {
+        self.flush_sampled(&mut None)
+    }
+
+    /// [`SocketHandle::flush`], also noting in `oldest` when the oldest
+    /// published frame written in full had started its delivery (if none
+    /// was noted yet), for a latency sample per write batch.
+    pub(crate) fn flush_sampled(&self, oldest: &mut Option<Instant>) -> Flushed {
         let Some(sink) = &self.outbox.sink else {
             return Flushed::Done;
         };
@@ -343,7 +374,11 @@ impl SocketHandle {
                             break;
                         }
                         n -= len;
-                        q.frames.pop_front();
+                        if let Some(front) = q.frames.pop_front() {
+                            if oldest.is_none() {
+                                *oldest = front.published;
+                            }
+                        }
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flushed::WouldBlock,

@@ -3,8 +3,9 @@
 //! `/app/{key}/events` is a Server-Sent Events stream, `/apps/…` is the
 //! HTTP API, `/app/{key}/auth`, `/app/{key}/user-auth` and
 //! `/broadcasting/…` the built-in channel-authorisation endpoint, `/up` the
-//! health check, `/ready` the readiness check), spawns tracked tasks and
-//! drains them on shutdown (`drain.rs`). Nothing depends on this module.
+//! health check, `/ready` the readiness check, `/metrics` and
+//! `/dashboard…` the operator's), spawns tracked tasks and drains them on
+//! shutdown (`drain.rs`). Nothing depends on this module.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -32,11 +33,12 @@ use crate::apps::AppRegistry;
 use crate::auth_endpoint;
 use crate::config::Config;
 use crate::connection::{self, Admission, ReadHalf};
+use crate::dashboard::{self, Access};
 use crate::drain;
-use crate::http_api;
+use crate::metrics::Metrics;
 use crate::node::Node;
-use crate::sse;
 use crate::webhooks::Webhooks;
+use crate::{exporter, http_api, sse};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +67,30 @@ const WEBHOOK_FLUSH: Duration = Duration::from_secs(3);
 /// # Errors
 /// [`ServerError::Bind`] with the address and the OS reason.
 pub async fn bind(config: &Config) -> Result<TcpListener, ServerError> {
-    let addr = format!("{}:{}", config.server.host, config.server.port);
+    bind_to(&config.server.host, config.server.port).await
+}
+
+/// Binds `metrics.port` on the server's host when metrics are on and it
+/// is set: `GET /metrics` is then served there (with [`serve_metrics`])
+/// and not on the main listener.
+///
+/// # Errors
+/// [`ServerError::Bind`] with the address and the OS reason.
+pub async fn bind_metrics(config: &Config) -> Result<Option<TcpListener>, ServerError> {
+    match config.metrics.port.filter(|_| config.metrics.enabled) {
+        Some(port) => bind_to(&config.server.host, port).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Serves `GET /metrics`, and nothing else, on `listener` until the node
+/// shuts down.
+pub async fn serve_metrics(listener: TcpListener, node: Arc<Node>) {
+    exporter::serve(listener, node).await;
+}
+
+async fn bind_to(host: &str, port: u16) -> Result<TcpListener, ServerError> {
+    let addr = format!("{host}:{port}");
     let fail = |source| ServerError::Bind {
         addr: addr.clone(),
         source,
@@ -97,39 +122,56 @@ pub async fn bind(config: &Config) -> Result<TcpListener, ServerError> {
 /// # Errors
 /// A message when the scaling configuration cannot be used.
 pub fn build_node(config: &Config) -> Result<Arc<Node>, String> {
-    let apps = Arc::new(AppRegistry::new(&config.apps));
+    let metrics = metrics_for(config);
+    let apps = Arc::new(AppRegistry::with_metrics(&config.apps, metrics.clone()));
     let adapter: Arc<dyn Adapter> = if config.scaling.enabled {
-        Arc::new(RedisAdapter::start(&config.scaling, apps.clone())?)
+        let redis = metrics.as_ref().map(|m| m.redis()).unwrap_or_default();
+        Arc::new(RedisAdapter::start(&config.scaling, apps.clone(), redis)?)
     } else {
         Arc::new(LocalAdapter)
     };
     let webhooks = Webhooks::start(config, apps.clone())?;
-    let capacity = config.server.max_connections.unwrap_or(usize::MAX);
-    Ok(Arc::new(Node::new(
-        config.server.clone(),
-        apps,
-        adapter,
-        webhooks,
-        capacity,
-    )))
+    Ok(Arc::new(assemble(config, apps, adapter, webhooks, metrics)))
 }
 
 /// Builds a single-node state (local adapter) for `config`, ignoring
 /// `scaling`. Must run inside a tokio runtime.
 pub fn local_node(config: &Config) -> Arc<Node> {
-    let apps = Arc::new(AppRegistry::new(&config.apps));
-    let capacity = config.server.max_connections.unwrap_or(usize::MAX);
+    let metrics = metrics_for(config);
+    let apps = Arc::new(AppRegistry::with_metrics(&config.apps, metrics.clone()));
     let mut single = config.clone();
     single.scaling.enabled = false;
     let webhooks = Webhooks::start(&single, apps.clone())
         .unwrap_or_else(|e| unreachable!("without scaling only the HTTP client can fail: {e}"));
-    Arc::new(Node::new(
-        config.server.clone(),
+    Arc::new(assemble(
+        config,
         apps,
         Arc::new(LocalAdapter),
         webhooks,
-        capacity,
+        metrics,
     ))
+}
+
+/// A metrics registry when metrics or the dashboard (which charts the same
+/// counters) are on.
+fn metrics_for(config: &Config) -> Option<Arc<Metrics>> {
+    (config.metrics.enabled || config.dashboard.enabled).then(|| Arc::new(Metrics::new()))
+}
+
+fn assemble(
+    config: &Config,
+    apps: Arc<AppRegistry>,
+    adapter: Arc<dyn Adapter>,
+    webhooks: Webhooks,
+    metrics: Option<Arc<Metrics>>,
+) -> Node {
+    let capacity = config.server.max_connections.unwrap_or(usize::MAX);
+    let route = config.metrics.enabled && config.metrics.port.is_none();
+    Node::new(config.server.clone(), apps, adapter, webhooks, capacity).observed(
+        metrics,
+        route,
+        Access::from_config(&config.dashboard),
+    )
 }
 
 /// Serves `listener` until `shutdown` resolves, then drains (see
@@ -229,6 +271,20 @@ type HttpResponse = Response<Full<Bytes>>;
 
 async fn route(node: Arc<Node>, req: Request<Incoming>) -> Result<Response<sse::Body>, Infallible> {
     let prefix = node.server.path.as_str();
+    if let Some(path) = req.uri().path().strip_prefix(prefix) {
+        if path == "/metrics" && node.metrics_route {
+            let res = exporter::response(&node, req.method());
+            return Ok(res.map(BodyExt::boxed_unsync));
+        }
+        if let Some(access) = node
+            .dashboard
+            .as_ref()
+            .filter(|_| dashboard::is_route(path))
+        {
+            let path = path.to_owned();
+            return Ok(dashboard::handle(&node, access, req, &path).await);
+        }
+    }
     let stream_key = req
         .uri()
         .path()

@@ -412,7 +412,10 @@ impl Stream {
             if !out.is_empty() {
                 return Some(Bytes::from(out));
             }
-            if self.handle.close_reason().is_some() {
+            if let Some(reason) = self.handle.close_reason() {
+                if reason == ErrorCode::OverCapacity {
+                    self.app.metrics.evicted();
+                }
                 return None;
             }
             let heartbeat = Instant::now() + HEARTBEAT;
@@ -485,12 +488,22 @@ fn write_refetch(out: &mut String, id: &str, reason: &str) {
 }
 
 fn stream_response(stream: Stream) -> Response<Body> {
-    let hello = Bytes::from_static(b": connected\nretry: 2000\n\n");
-    let first = futures_util::stream::once(async move { hello });
-    let rest = futures_util::stream::unfold(stream, |mut s| async move {
+    let chunks = futures_util::stream::unfold(stream, |mut s| async move {
         s.next_chunk().await.map(|chunk| (chunk, s))
     });
-    let body = StreamBody::new(first.chain(rest).map(|chunk| Ok(BodyFrame::data(chunk))));
+    event_stream(chunks)
+}
+
+/// A `text/event-stream` response: a comment and `retry: 2000` first, then
+/// `chunks` as they come (each one or more complete SSE events), with the
+/// headers that keep caches and proxies from holding events back. The
+/// dashboard's streams are served with it too.
+pub(crate) fn event_stream(
+    chunks: impl futures_util::Stream<Item = Bytes> + Send + 'static,
+) -> Response<Body> {
+    let hello = Bytes::from_static(b": connected\nretry: 2000\n\n");
+    let first = futures_util::stream::once(async move { hello });
+    let body = StreamBody::new(first.chain(chunks).map(|chunk| Ok(BodyFrame::data(chunk))));
     let mut res = Response::new(body.boxed_unsync());
     let h = res.headers_mut();
     h.insert(

@@ -93,6 +93,7 @@ pub(crate) fn subscribe(
             ..Transition::default()
         };
     }
+    app.metrics.subscribed(channel.kind(), outcome.occupied);
     let mut node_member = None;
     if let Some(member) = member {
         app.sockets.add_user(&member.user_id, socket_id);
@@ -142,6 +143,7 @@ pub(crate) fn unsubscribe(
     if !outcome.removed {
         return Transition::default();
     }
+    app.metrics.unsubscribed(channel.kind(), outcome.vacated);
     let mut node_member = None;
     if let Some(user_id) = &outcome.user_id {
         app.sockets.remove_user(user_id, socket_id);

@@ -4,7 +4,7 @@
 //! connection quota (4004 + close), `allowed_origins` (4009 + close), the
 //! opt-in rate limiter (4301, optionally closing), the sign-in timeout
 //! (4009 + close) and slow consumers overflowing their queue (4100 + close)
-//! (checklist items 6–10, 58–63).
+//! (checklist items 6–10, 58–63), each refusal also counted in `/metrics`.
 
 mod support;
 
@@ -161,6 +161,12 @@ async fn rate_limit_refuses_messages_over_the_limit_with_4301() {
     client.send_text(r#"{"event":"pusher:ping"}"#).await; // 4: over
     let (code, message) = client.expect_error_message().await;
     assert_eq!((code, message.as_str()), (4301, "Rate limit exceeded"));
+    assert_eq!(
+        server
+            .metric("clarion_rate_limited_total{app_id=\"1000\"}")
+            .await,
+        Some(1.0)
+    );
     // Refused, not closed: events still arrive.
     server.trigger("orders", "e", "x").await;
     assert_eq!(client.frame().await["event"], "e");
@@ -280,6 +286,11 @@ async fn a_slow_consumer_is_closed_with_4100_and_others_keep_going() {
     };
     assert_eq!(code, 4100);
     assert_eq!(slow.expect_close().await, 4100);
+    server
+        .wait_for_metric("clarion_queue_evictions_total{app_id=\"1000\"}", 1.0)
+        .await;
+    let closed = "clarion_connections_closed_total{app_id=\"1000\",code=\"4100\"}";
+    assert_eq!(server.metric(closed).await, Some(1.0));
     server.trigger("a", "after", "x").await;
     assert_eq!(fine.frame().await["event"], "after");
     server.shutdown().await;

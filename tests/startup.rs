@@ -301,3 +301,86 @@ fn an_unknown_log_format_stops_start_up_with_one_line() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("CLARION_LOG_FORMAT"), "{stderr}");
 }
+
+#[test]
+fn a_dashboard_without_a_token_stops_start_up_with_one_line() {
+    let out = clarion()
+        .env("CLARION_DASHBOARD_ENABLED", "true")
+        .output()
+        .expect("run clarion");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("CLARION_DASHBOARD_TOKEN"), "{stderr}");
+}
+
+/// One HTTP/1.1 request to `addr`; the whole response as text.
+fn http_get(addr: &str, path_and_headers: &str) -> String {
+    use std::io::{Read, Write};
+
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let request = format!("GET {path_and_headers}\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+}
+
+#[test]
+fn metrics_on_their_own_port_and_the_dashboard_token_is_never_logged() {
+    let token = "dashboard-secret-token";
+    let mut child = spawn_server(&[
+        ("RUST_LOG", "debug"),
+        ("CLARION_METRICS_PORT", "0"),
+        ("CLARION_DASHBOARD_ENABLED", "yes"),
+        ("CLARION_DASHBOARD_TOKEN", token),
+    ]);
+    let lines = stderr_lines(&mut child);
+    let listening = wait_for_line(&lines, "listening on");
+    let metrics_line = wait_for_line(&lines, "metrics on http://");
+    let addr = listening
+        .rsplit("listening on ")
+        .next()
+        .expect("an address")
+        .trim()
+        .to_owned();
+    let metrics_addr = metrics_line
+        .rsplit("metrics on http://")
+        .next()
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .expect("the metrics address")
+        .trim()
+        .to_owned();
+    let scrape = http_get(&metrics_addr, "/metrics HTTP/1.1");
+    let main = http_get(&addr, "/metrics HTTP/1.1");
+    let page = http_get(&addr, &format!("/dashboard?token={token} HTTP/1.1"));
+    let refused = http_get(
+        &addr,
+        "/dashboard/stream HTTP/1.1\r\nAuthorization: Bearer wrong-token",
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(scrape.starts_with("HTTP/1.1 200"), "{scrape}");
+    assert!(
+        scrape.contains("clarion_connections{app_id=\"1000\"} 0"),
+        "{scrape}"
+    );
+    assert!(
+        main.starts_with("HTTP/1.1 404"),
+        "only on its own port: {main}"
+    );
+    assert!(
+        page.starts_with("HTTP/1.1 200"),
+        "{}",
+        &page[..page.len().min(200)]
+    );
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    let logged: Vec<String> = lines.try_iter().collect();
+    for line in logged.iter().chain([&metrics_line, &listening]) {
+        assert!(!line.contains(token), "the token in the log: {line}");
+        assert!(!line.contains("wrong-token"), "a token in the log: {line}");
+    }
+}

@@ -41,6 +41,7 @@ use crate::apps::history::EventId;
 use crate::apps::{App, AppRegistry};
 use crate::channels::{ChannelStats, Member};
 use crate::config::ScalingConfig;
+use crate::metrics::RedisMetrics;
 use crate::outbound::Frame;
 use crate::protocol::{ChannelName, SocketId};
 pub(crate) use envelope::{Answer, Envelope, Query, WireMember};
@@ -75,6 +76,8 @@ struct Inner {
     pending: DashMap<u64, mpsc::UnboundedSender<Answer>>,
     next_query: AtomicU64,
     stop: CancellationToken,
+    /// Link state and round trip, for `GET /metrics`.
+    metrics: RedisMetrics,
 }
 
 impl RedisAdapter {
@@ -83,7 +86,11 @@ impl RedisAdapter {
     ///
     /// # Errors
     /// A message when the Redis URL is invalid.
-    pub(crate) fn start(config: &ScalingConfig, apps: Arc<AppRegistry>) -> Result<Self, String> {
+    pub(crate) fn start(
+        config: &ScalingConfig,
+        apps: Arc<AppRegistry>,
+        metrics: RedisMetrics,
+    ) -> Result<Self, String> {
         // `rediss://` uses rustls with the ring provider (the only one built in).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let url = config.redis_url();
@@ -103,6 +110,7 @@ impl RedisAdapter {
             pending: DashMap::new(),
             next_query: AtomicU64::new(1),
             stop: CancellationToken::new(),
+            metrics,
         });
         inner.apps.use_cluster_ids();
         tokio::spawn(link::subscriber(inner.clone()));

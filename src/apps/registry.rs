@@ -16,6 +16,7 @@ use arc_swap::ArcSwap;
 
 use super::App;
 use crate::config::AppConfig;
+use crate::metrics::Metrics;
 use crate::protocol::ErrorCode;
 
 /// The development app's id before it became numeric (official SDKs such
@@ -26,6 +27,9 @@ pub(crate) const LEGACY_DEVELOPMENT_APP_ID: &str = "app-id";
 #[derive(Debug, Default)]
 pub(crate) struct AppRegistry {
     apps: ArcSwap<Apps>,
+    /// Where apps (also those a reload adds) count; `None` when metrics
+    /// are off.
+    metrics: Option<Arc<Metrics>>,
     /// Event history ids come from the cluster (Redis); apps added by a
     /// reload are switched too.
     cluster_ids: AtomicBool,
@@ -69,16 +73,35 @@ pub(crate) struct AppChanges {
 }
 
 impl AppRegistry {
-    /// Builds the registry from validated app configs.
+    /// Builds the registry from validated app configs, without metrics.
+    #[cfg(test)]
     pub(crate) fn new(configs: &[AppConfig]) -> Self {
+        AppRegistry::with_metrics(configs, None)
+    }
+
+    /// Builds the registry, each app counting into `metrics` when given.
+    pub(crate) fn with_metrics(configs: &[AppConfig], metrics: Option<Arc<Metrics>>) -> Self {
+        let registry = AppRegistry {
+            apps: ArcSwap::default(),
+            metrics,
+            cluster_ids: AtomicBool::new(false),
+        };
         let mut apps = Apps::default();
         for config in configs {
-            apps.insert(config, Arc::new(App::new(config.clone())));
+            apps.insert(config, registry.build(config));
         }
-        AppRegistry {
-            apps: ArcSwap::from_pointee(apps),
-            cluster_ids: AtomicBool::new(false),
-        }
+        registry.apps.store(Arc::new(apps));
+        registry
+    }
+
+    /// A new app for `config`, counting into the registry's metrics.
+    fn build(&self, config: &AppConfig) -> Arc<App> {
+        let counters = self
+            .metrics
+            .as_ref()
+            .map(|m| m.app(&config.id))
+            .unwrap_or_default();
+        Arc::new(App::with_metrics(config.clone(), counters))
     }
 
     /// The app whose key is `key`.
@@ -132,7 +155,7 @@ impl AppRegistry {
                     app.clone()
                 }
                 None => {
-                    let app = Arc::new(App::new(config.clone()));
+                    let app = self.build(config);
                     if self.cluster_ids.load(Ordering::SeqCst) {
                         app.history.use_cluster_ids();
                     }

@@ -49,11 +49,14 @@ impl SocketIndex {
         }
     }
 
-    /// Forgets a closed socket; unknown ids are a no-op.
-    pub(crate) fn remove(&self, socket_id: SocketId) {
-        if self.sockets.remove(&socket_id).is_some() {
+    /// Forgets a closed socket; unknown ids are a no-op. Returns whether
+    /// the socket was known.
+    pub(crate) fn remove(&self, socket_id: SocketId) -> bool {
+        let removed = self.sockets.remove(&socket_id).is_some();
+        if removed {
             self.count.fetch_sub(1, Ordering::AcqRel);
         }
+        removed
     }
 
     /// Live sockets.

@@ -99,6 +99,10 @@ pub(super) const ENV_VARS: &[&str] = &[
     "CLARION_WRITE_TIMEOUT",
     "CLARION_WORKER_THREADS",
     "CLARION_AUTH_TIMESTAMP_WINDOW",
+    "CLARION_METRICS_ENABLED",
+    "CLARION_METRICS_PORT",
+    "CLARION_DASHBOARD_ENABLED",
+    "CLARION_DASHBOARD_TOKEN",
     "REVERB_APP_ID",
     "REVERB_APP_KEY",
     "REVERB_APP_SECRET",
@@ -172,6 +176,7 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
     apply_server(&env, &mut cfg)?;
     apply_scaling(&env, &mut cfg)?;
     apply_webhooks(&env, &mut cfg)?;
+    apply_observability(&env, &mut cfg)?;
     apply_app(&env, &mut cfg.apps, &mut origins)?;
     if cfg.apps.is_empty() {
         cfg.apps.push(AppConfig::development());
@@ -473,6 +478,25 @@ fn apply_scaling(env: &Env, cfg: &mut Config) -> Result<(), ConfigError> {
         &mut s.node_timeout_ms,
         env.positive("CLARION_SCALING_NODE_TIMEOUT_MS")?,
     );
+    Ok(())
+}
+
+/// `[metrics]` and `[dashboard]`.
+fn apply_observability(env: &Env, cfg: &mut Config) -> Result<(), ConfigError> {
+    set(
+        &mut cfg.metrics.enabled,
+        env.bool("CLARION_METRICS_ENABLED")?,
+    );
+    if let Some(port) = env.parse("CLARION_METRICS_PORT", "expected a port number (0-65535)")? {
+        cfg.metrics.port = Some(port);
+    }
+    set(
+        &mut cfg.dashboard.enabled,
+        env.bool("CLARION_DASHBOARD_ENABLED")?,
+    );
+    if let Some(token) = env.string("CLARION_DASHBOARD_TOKEN") {
+        cfg.dashboard.token = Some(token);
+    }
     Ok(())
 }
 

@@ -194,6 +194,7 @@ impl Session {
         if rate.count <= limits.max_attempts {
             return None;
         }
+        self.app.metrics.rate_limited();
         if limits.terminate_on_limit {
             Some(Flow::Close(ErrorCode::RateLimitExceeded))
         } else {

@@ -136,3 +136,21 @@ fn first_close_reason_wins() {
     h.close(ErrorCode::ServerShuttingDown);
     assert_eq!(h.close_reason(), Some(ErrorCode::TerminatedByApp));
 }
+
+#[test]
+fn a_write_batch_reports_when_its_oldest_published_frame_started() {
+    let sink = FakeSink::with_room(0);
+    let h = SocketHandle::with_sink(16, sink.clone());
+    let first = Instant::now();
+    let later = first + std::time::Duration::from_millis(5);
+    h.send(&Frame::text("ack")).unwrap(); // not published: no stamp
+    h.send(&Frame::text("a").published_at(first)).unwrap();
+    h.send(&Frame::text("b").published_at(later)).unwrap();
+    assert_eq!(Frame::text("a").published_at(first), Frame::text("a"));
+    let mut oldest = None;
+    assert_eq!(h.flush_sampled(&mut oldest), Flushed::WouldBlock);
+    assert_eq!(oldest, None, "nothing written yet");
+    *sink.room.lock().unwrap() = 1 << 20;
+    assert_eq!(h.flush_sampled(&mut oldest), Flushed::Done);
+    assert_eq!(oldest, Some(first));
+}

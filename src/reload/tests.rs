@@ -37,8 +37,8 @@ fn only_changed_server_and_scaling_settings_are_named() {
     );
 }
 
-#[test]
-fn apply_takes_the_apps_and_keeps_the_running_server_settings() {
+#[tokio::test]
+async fn apply_takes_the_apps_and_keeps_the_running_server_settings() {
     let running = config(vec![app("1", "old"), app("2", "s")]);
     let node = crate::server::local_node(&running);
     let socket = SocketHandle::new(4);

@@ -7,6 +7,7 @@
 //! of the body with the app secret). Any 2xx is success; another status,
 //! a timeout or a refused connection is a failure to retry.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -14,8 +15,10 @@ use serde_json::value::RawValue;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::apps::App;
 use crate::auth;
 use crate::config::{WebhookConfig, WebhooksConfig};
+use crate::metrics::WebhookOutcome;
 
 /// One request's worth of events for one target.
 #[derive(Debug)]
@@ -33,6 +36,8 @@ pub(crate) struct Batch {
 /// The app's credentials and the target's settings at delivery time.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
+    /// The app: its metric handles count attempts and retries.
+    pub(crate) app: Arc<App>,
     /// `X-Pusher-Key`.
     pub(crate) key: String,
     /// Signs the body.
@@ -119,13 +124,17 @@ pub(crate) async fn deliver(
         let error = tokio::select! {
             _ = stop.cancelled() => return Outcome::Interrupted,
             sent = request.send() => match sent {
-                Ok(res) if res.status().is_success() => return Outcome::Delivered { attempts },
+                Ok(res) if res.status().is_success() => {
+                    target.app.metrics.webhook_delivery(WebhookOutcome::Delivered);
+                    return Outcome::Delivered { attempts };
+                }
                 Ok(res) => format!("HTTP {}", res.status().as_u16()),
                 Err(e) if e.is_timeout() => "timed out".to_owned(),
                 Err(e) if e.is_connect() => "connection failed".to_owned(),
                 Err(e) => e.to_string(),
             },
         };
+        target.app.metrics.webhook_delivery(WebhookOutcome::Failed);
         if draining.is_cancelled() {
             return Outcome::Interrupted;
         }
@@ -145,6 +154,7 @@ pub(crate) async fn deliver(
             _ = draining.cancelled() => return Outcome::Interrupted,
             _ = tokio::time::sleep(wait) => {}
         }
+        target.app.metrics.webhook_retry();
     }
 }
 

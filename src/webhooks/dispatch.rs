@@ -180,11 +180,12 @@ impl Dispatcher {
     fn start(&mut self, batch: Batch) {
         let target = self.apps.by_id(&batch.app_id).and_then(|app| {
             let config = app.config();
-            let hook = config.webhooks.iter().find(|h| h.url == batch.url)?;
+            let hook = config.webhooks.iter().find(|h| h.url == batch.url)?.clone();
             Some(Target {
                 key: config.key.clone(),
                 secret: config.secret.clone(),
-                hook: hook.clone(),
+                hook,
+                app: app.clone(),
             })
         });
         let client = self.client.clone();
@@ -241,6 +242,9 @@ impl Dispatcher {
                 };
                 if let Ok(letter) = serde_json::to_string(&letter) {
                     self.dead.bury(&batch.app_id, letter).await;
+                }
+                if let Some(app) = self.apps.by_id(&batch.app_id) {
+                    app.metrics.webhook_dead_letter();
                 }
             }
             // Stays held: handed back at the end of the shutdown.

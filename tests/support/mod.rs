@@ -17,8 +17,11 @@ use clarion::config::{AppConfig, Config};
 mod client;
 pub(crate) mod process;
 pub(crate) mod receiver;
+mod sse_client;
 #[allow(unused_imports)] // each test binary uses a different subset
 pub(crate) use client::{Client, Received};
+#[allow(unused_imports)]
+pub(crate) use sse_client::SseClient;
 
 /// How long any wait in a test may take before it fails.
 pub(crate) const WAIT: Duration = Duration::from_secs(5);
@@ -452,5 +455,44 @@ impl TestServer {
         self.connect_url(&self.ws_url("app-key"), &[("origin", origin)])
             .await
             .0
+    }
+}
+
+/// The value of one series in a Prometheus text exposition, named exactly
+/// as exported (`clarion_connections{app_id="1000"}`).
+pub(crate) fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+impl TestServer {
+    /// `GET /metrics` on the main listener; asserts 200.
+    pub(crate) async fn metrics(&self) -> String {
+        let (status, text) = self.http("GET", "/metrics", "").await;
+        assert_eq!(status, 200, "{text}");
+        text
+    }
+
+    /// One series of `GET /metrics` (see [`sample`]).
+    pub(crate) async fn metric(&self, series: &str) -> Option<f64> {
+        sample(&self.metrics().await, series)
+    }
+
+    /// Waits until `series` reads `value`: socket tasks update their
+    /// counts after the client has seen the socket close.
+    pub(crate) async fn wait_for_metric(&self, series: &str, value: f64) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let now = self.metric(series).await;
+            if now == Some(value) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{series} is {now:?}, expected {value}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The background tasks that keep a node linked to Redis: the SUBSCRIBE
 //! connection (reconnected with backoff, resynchronising presence each
 //! time), the ordered publisher, and the heartbeat that also reaps silent
-//! nodes.
+//! nodes and times a `PING` for `clarion_redis_roundtrip_seconds`.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -37,6 +37,7 @@ pub(super) async fn subscriber(inner: Arc<Inner>) {
                 attempt = 0;
                 *Inner::lock(&inner.commands) = Some(commands);
                 inner.connected.store(true, Ordering::Release);
+                inner.metrics.connected(true);
                 if ever_connected {
                     tracing::info!("reconnected to Redis; resynchronising presence");
                 } else {
@@ -66,12 +67,14 @@ pub(super) async fn subscriber(inner: Arc<Inner>) {
                     }
                 }
                 inner.connected.store(false, Ordering::Release);
+                inner.metrics.connected(false);
                 tracing::warn!(
                     "lost the Redis connection; serving local sockets only until it returns"
                 );
             }
             Err(e) => {
                 inner.connected.store(false, Ordering::Release);
+                inner.metrics.connected(false);
                 // Logged once per outage, not once per attempt.
                 if attempt == 0 {
                     tracing::warn!(error = %e, "cannot reach Redis; retrying with backoff");
@@ -157,6 +160,7 @@ pub(super) async fn heartbeat(inner: Arc<Inner>) {
                 node: inner.node_id,
             });
             last_beat = Instant::now();
+            tokio::spawn(time_roundtrip(inner.clone(), every));
         }
         let dead: Vec<u64> = Inner::lock(&inner.peers)
             .iter()
@@ -167,5 +171,18 @@ pub(super) async fn heartbeat(inner: Arc<Inner>) {
             tracing::warn!(node, "node silent for {timeout:?}; removing its members");
             inner.forget(node);
         }
+    }
+}
+
+/// Times one `PING` on the command connection (in its own task, so a slow
+/// Redis never delays reaping); gives up after `limit`.
+async fn time_roundtrip(inner: Arc<Inner>, limit: Duration) {
+    let conn = Inner::lock(&inner.commands).clone();
+    let Some(mut conn) = conn else { return };
+    let command = redis::cmd("PING");
+    let started = Instant::now();
+    let ping = command.query_async::<String>(&mut conn);
+    if let Ok(Ok(_)) = tokio::time::timeout(limit, ping).await {
+        inner.metrics.roundtrip(started.elapsed());
     }
 }

@@ -65,7 +65,7 @@ async fn a_cancelled_query_forgets_its_pending_entry() {
     };
     let apps = Arc::new(AppRegistry::new(&[AppConfig::development()]));
     let app = apps.iter().next().expect("one app").clone();
-    let adapter = RedisAdapter::start(&config, apps).expect("valid URL");
+    let adapter = RedisAdapter::start(&config, apps, RedisMetrics::default()).expect("valid URL");
 
     // A second receiver on the channel that never replies: PUBLISH counts
     // it, so the query waits for its answer.

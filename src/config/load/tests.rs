@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
-use crate::config::{RateLimiting, ScalingConfig, ServerConfig};
+use crate::config::{DashboardConfig, MetricsConfig, RateLimiting, ScalingConfig, ServerConfig};
 
 const SAMPLE: &str = include_str!("../../../config/clarion.toml");
 
@@ -135,6 +135,8 @@ fn sample_config_commented_out_options_are_valid() {
     assert_eq!(cfg.scaling.url.as_deref(), Some("redis://127.0.0.1:6379/0"));
     assert_eq!(cfg.scaling.username.as_deref(), Some("default"));
     assert_eq!(cfg.scaling.password.as_deref(), Some("secret"));
+    assert_eq!(cfg.metrics.port, Some(9100));
+    assert_eq!(cfg.dashboard.token.as_deref(), Some("change-me"));
 }
 
 #[test]
@@ -302,6 +304,8 @@ fn every_documented_variable_is_honoured() {
         &[("CLARION_WEBHOOK_URL", "http://127.0.0.1:9/hook")],
     ]
     .concat();
+    // The dashboard is turned on with its token.
+    let with_token = [base.as_slice(), &[("CLARION_DASHBOARD_TOKEN", "t")]].concat();
     for var in ENV_VARS {
         let value = match *var {
             "REVERB_SERVER_PATH" => "/p",
@@ -312,6 +316,8 @@ fn every_documented_variable_is_honoured() {
             "CLARION_WEBHOOK_URL" => "http://127.0.0.1:9/hook",
             "CLARION_WEBHOOK_EVENT_TYPES" => "cache_miss",
             "CLARION_SCALING_NODE_TIMEOUT_MS" => "70000",
+            // On by default: only turning it off changes anything.
+            "CLARION_METRICS_ENABLED" => "false",
             v if v.ends_with("ENABLED") || v.ends_with("TERMINATE") => "true",
             "REVERB_APP_ID" | "REVERB_APP_KEY" | "REVERB_APP_SECRET" => continue,
             _ => "7",
@@ -321,6 +327,7 @@ fn every_documented_variable_is_honoured() {
             | "CLARION_AUTH_JWT_ISSUER"
             | "CLARION_AUTH_JWT_AUDIENCE" => with_secret.as_slice(),
             "CLARION_WEBHOOK_EVENT_TYPES" => with_webhook.as_slice(),
+            "CLARION_DASHBOARD_ENABLED" => with_token.as_slice(),
             _ => base.as_slice(),
         };
         let mut env = base.to_vec();
@@ -371,6 +378,9 @@ fn bad_values_are_rejected_naming_the_variable() {
         ("CLARION_WRITE_TIMEOUT", "1.5"),
         ("CLARION_AUTH_TIMESTAMP_WINDOW", "x"),
         ("REVERB_SCALING_ENABLED", "maybe"),
+        ("CLARION_METRICS_ENABLED", "sometimes"),
+        ("CLARION_METRICS_PORT", "metrics"),
+        ("CLARION_DASHBOARD_ENABLED", "y"),
         ("REDIS_PORT", "redis"),
         ("REDIS_DB", "-1"),
         ("REDIS_URL", "http://h"),
@@ -1189,4 +1199,89 @@ fn bad_webhook_settings_are_refused_with_the_reason() {
     assert!(err(None, None, &no_url).contains("CLARION_WEBHOOK_URL is not set"));
     let zero = format!("{APP}[webhooks]\nbatch_size = 0\n");
     assert!(err(Some(&zero), None, &[]).contains("webhooks.batch_size must be greater than 0"));
+}
+
+#[test]
+fn metrics_are_on_by_default_on_the_main_port() {
+    let cfg = ok(None, None, &[]);
+    assert_eq!(
+        cfg.metrics,
+        MetricsConfig {
+            enabled: true,
+            port: None
+        }
+    );
+    let cfg = ok(
+        None,
+        None,
+        &[
+            ("CLARION_METRICS_ENABLED", "off"),
+            ("CLARION_METRICS_PORT", "9100"),
+        ],
+    );
+    assert_eq!(
+        cfg.metrics,
+        MetricsConfig {
+            enabled: false,
+            port: Some(9100)
+        }
+    );
+    let toml = "[metrics]\nport = 9100\n";
+    assert_eq!(ok(Some(toml), None, &[]).metrics.port, Some(9100));
+    let env = [("CLARION_METRICS_PORT", "9200")];
+    assert_eq!(ok(Some(toml), None, &env).metrics.port, Some(9200));
+}
+
+#[test]
+fn the_metrics_port_must_not_be_the_server_port() {
+    let text = err(
+        None,
+        None,
+        &[
+            ("REVERB_SERVER_PORT", "9100"),
+            ("CLARION_METRICS_PORT", "9100"),
+        ],
+    );
+    assert!(text.contains("metrics.port 9100"), "{text}");
+    // Port 0 picks a free port for each listener; metrics off needs no port.
+    ok(
+        None,
+        None,
+        &[("REVERB_SERVER_PORT", "0"), ("CLARION_METRICS_PORT", "0")],
+    );
+    ok(
+        None,
+        None,
+        &[
+            ("REVERB_SERVER_PORT", "9100"),
+            ("CLARION_METRICS_PORT", "9100"),
+            ("CLARION_METRICS_ENABLED", "false"),
+        ],
+    );
+}
+
+#[test]
+fn the_dashboard_is_off_by_default_and_needs_a_token() {
+    assert_eq!(ok(None, None, &[]).dashboard, DashboardConfig::default());
+    assert!(!DashboardConfig::default().enabled);
+    for (toml, env) in [
+        (Some("[dashboard]\nenabled = true\n"), &[][..]),
+        (None, &[("CLARION_DASHBOARD_ENABLED", "true")][..]),
+        (
+            Some("[dashboard]\nenabled = true\ntoken = \"  \"\n"),
+            &[][..],
+        ),
+    ] {
+        let text = err(toml, None, env);
+        assert!(text.contains("CLARION_DASHBOARD_TOKEN"), "{text}");
+    }
+    let cfg = ok(
+        Some("[dashboard]\nenabled = true\ntoken = \"from-file\"\n"),
+        None,
+        &[("CLARION_DASHBOARD_TOKEN", "from-env")],
+    );
+    assert!(cfg.dashboard.enabled);
+    assert_eq!(cfg.dashboard.token.as_deref(), Some("from-env"));
+    let debug = format!("{cfg:?}");
+    assert!(!debug.contains("from-env"), "the token is never printed");
 }

@@ -112,6 +112,24 @@ pub(super) fn validate(
         }
         _ => {}
     }
+    if cfg.metrics.enabled && cfg.metrics.port.is_some_and(|p| p != 0 && p == s.port) {
+        return fail(format!(
+            "metrics.port {} must differ from server.port (leave it unset to serve /metrics on the main port)",
+            s.port
+        ));
+    }
+    let dashboard = &cfg.dashboard;
+    if dashboard.enabled
+        && dashboard
+            .token
+            .as_deref()
+            .is_none_or(|t| t.trim().is_empty())
+    {
+        return fail(
+            "the dashboard is enabled without a token: set dashboard.token or CLARION_DASHBOARD_TOKEN"
+                .to_owned(),
+        );
+    }
 
     let mut ids: HashMap<&str, usize> = HashMap::new();
     let mut keys: HashMap<&str, usize> = HashMap::new();

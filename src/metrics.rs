@@ -1,0 +1,568 @@
+//! Every metric Clarion exports, named in one place: the node's
+//! [`Metrics`] registry, rendered as the Prometheus text format for
+//! `GET /metrics`, and the per-app handles ([`AppMetrics`]) the server
+//! updates. No logic lives here beyond counting.
+//!
+//! **Why prometheus-client, one registry per node.** The `metrics` crate
+//! installs one process-global recorder, and the integration tests run
+//! several in-process servers in one test binary; with a registry per
+//! [`Node`](crate::node::Node) every test server counts on its own, so tests
+//! assert exact values. The same registry feeds the dashboard, which reads
+//! the handles directly.
+//!
+//! **Hot path.** Each app's handles are looked up once, when the app is
+//! created: counting is an atomic add on a handle, never a label lookup. A
+//! broadcast is counted once with its number of recipients
+//! (`messages_sent += n`, `bytes_sent += n × frame length`), never per
+//! subscriber. The delivery-latency histogram is sampled, not recorded
+//! per write: one observation per broadcast and one per queued write batch
+//! (see [`AppMetrics::delivered`] and `README.md`, "Metrics"). With metrics
+//! off an [`AppMetrics`] is empty and every call is one branch.
+
+pub(crate) mod latency;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::{Registry, Unit};
+use tokio::time::Instant;
+
+use crate::protocol::ChannelKind;
+pub(crate) use latency::{Latency, Reading};
+
+/// `Content-Type` of the Prometheus text format (0.0.4).
+pub(crate) const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// The `kind` label of each channel kind a client can subscribe to, in
+/// [`kind_index`] order.
+const KINDS: [&str; 5] = [
+    "public",
+    "private",
+    "private-encrypted",
+    "presence",
+    "server-to-user",
+];
+
+/// Where a channel kind's gauges are in the per-kind arrays; `None` for
+/// reserved `#` names, which nobody subscribes to.
+fn kind_index(kind: ChannelKind) -> Option<usize> {
+    match kind {
+        ChannelKind::Public => Some(0),
+        ChannelKind::Private => Some(1),
+        ChannelKind::PrivateEncrypted => Some(2),
+        ChannelKind::Presence => Some(3),
+        ChannelKind::ServerToUser => Some(4),
+        ChannelKind::Reserved => None,
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AppLabel {
+    app_id: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CloseLabel {
+    app_id: String,
+    code: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    app_id: String,
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabel {
+    app_id: String,
+    endpoint: &'static str,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    app_id: String,
+    outcome: &'static str,
+}
+
+type Per<L, M> = Family<L, M>;
+
+/// Every metric family; each app takes its handles from these once.
+#[derive(Debug, Clone)]
+struct Families {
+    connections: Per<AppLabel, Gauge>,
+    opened: Per<AppLabel, Counter>,
+    closed: Per<CloseLabel, Counter>,
+    subscriptions: Per<KindLabel, Gauge>,
+    channels: Per<KindLabel, Gauge>,
+    broadcasts: Per<AppLabel, Counter>,
+    messages_sent: Per<AppLabel, Counter>,
+    bytes_sent: Per<AppLabel, Counter>,
+    messages_received: Per<AppLabel, Counter>,
+    bytes_received: Per<AppLabel, Counter>,
+    http_requests: Per<HttpLabel, Counter>,
+    delivery_latency: Family<AppLabel, Latency, fn() -> Latency>,
+    evictions: Per<AppLabel, Counter>,
+    rate_limited: Per<AppLabel, Counter>,
+    webhook_deliveries: Per<OutcomeLabel, Counter>,
+    webhook_retries: Per<AppLabel, Counter>,
+    webhook_dead_letters: Per<AppLabel, Counter>,
+}
+
+impl Families {
+    fn new() -> Self {
+        Families {
+            connections: Family::default(),
+            opened: Family::default(),
+            closed: Family::default(),
+            subscriptions: Family::default(),
+            channels: Family::default(),
+            broadcasts: Family::default(),
+            messages_sent: Family::default(),
+            bytes_sent: Family::default(),
+            messages_received: Family::default(),
+            bytes_received: Family::default(),
+            http_requests: Family::default(),
+            delivery_latency: Family::new_with_constructor(Latency::delivery),
+            evictions: Family::default(),
+            rate_limited: Family::default(),
+            webhook_deliveries: Family::default(),
+            webhook_retries: Family::default(),
+            webhook_dead_letters: Family::default(),
+        }
+    }
+}
+
+/// The metrics of one node: a registry and the families in it.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    registry: Registry,
+    families: Families,
+    redis: RedisMetrics,
+}
+
+impl Metrics {
+    /// A registry with every Clarion metric, no app in it yet.
+    pub(crate) fn new() -> Self {
+        let families = Families::new();
+        let redis = RedisHandles {
+            connected: Gauge::default(),
+            roundtrip: Latency::new(latency::ROUNDTRIP_BOUNDS),
+        };
+        let mut registry = Registry::with_prefix("clarion");
+        let f = families.clone();
+        let r = &mut registry;
+        r.register(
+            "connections",
+            "Open connections (WebSockets and event streams) of the app on this node",
+            f.connections,
+        );
+        r.register(
+            "connections_opened",
+            "WebSocket connections accepted for the app, refused ones included",
+            f.opened,
+        );
+        r.register(
+            "connections_closed",
+            "WebSocket connections closed, by the close code the server sent (1006: the peer went away without one)",
+            f.closed,
+        );
+        r.register(
+            "subscriptions",
+            "Subscriptions on this node, by channel kind",
+            f.subscriptions,
+        );
+        r.register(
+            "channels",
+            "Channels with at least one subscriber on this node, by channel kind",
+            f.channels,
+        );
+        r.register(
+            "broadcasts",
+            "Events delivered to the app's channels on this node, one per channel, from any source",
+            f.broadcasts,
+        );
+        r.register(
+            "messages_sent",
+            "Event messages handed to subscribers' sockets (a broadcast to n subscribers counts n)",
+            f.messages_sent,
+        );
+        r.register_with_unit(
+            "messages_sent",
+            "Bytes of event messages handed to subscribers' sockets, WebSocket framing included",
+            Unit::Bytes,
+            f.bytes_sent,
+        );
+        r.register(
+            "messages_received",
+            "WebSocket messages received from clients",
+            f.messages_received,
+        );
+        r.register_with_unit(
+            "messages_received",
+            "Payload bytes of WebSocket messages received from clients",
+            Unit::Bytes,
+            f.bytes_received,
+        );
+        r.register(
+            "http_requests",
+            "HTTP API requests, by endpoint and response status",
+            f.http_requests,
+        );
+        r.register_with_unit(
+            "delivery_latency",
+            "Publish to socket write, sampled: one observation per broadcast and one per queued write batch",
+            Unit::Seconds,
+            f.delivery_latency,
+        );
+        r.register(
+            "queue_evictions",
+            "Subscribers closed with 4100 because their outbound queue overflowed",
+            f.evictions,
+        );
+        r.register(
+            "rate_limited",
+            "Client messages refused by the app's rate limit",
+            f.rate_limited,
+        );
+        r.register(
+            "webhook_deliveries",
+            "Webhook requests, by outcome (delivered or failed)",
+            f.webhook_deliveries,
+        );
+        r.register(
+            "webhook_retries",
+            "Webhook requests retried",
+            f.webhook_retries,
+        );
+        r.register(
+            "webhook_dead_letters",
+            "Webhooks given up after their last retry",
+            f.webhook_dead_letters,
+        );
+        r.register(
+            "redis_connected",
+            "1 while the node is linked to Redis (scaling on), else 0",
+            redis.connected.clone(),
+        );
+        r.register_with_unit(
+            "redis_roundtrip",
+            "Round trip of a PING to Redis, timed with every heartbeat",
+            Unit::Seconds,
+            redis.roundtrip.clone(),
+        );
+        Metrics {
+            registry,
+            families,
+            redis: RedisMetrics(Some(Arc::new(redis))),
+        }
+    }
+
+    /// The handles of app `app_id`; its series exist (at zero) from now on.
+    pub(crate) fn app(&self, app_id: &str) -> AppMetrics {
+        let f = &self.families;
+        let app = AppLabel {
+            app_id: app_id.to_owned(),
+        };
+        let per_kind = |family: &Per<KindLabel, Gauge>| {
+            KINDS.map(|kind| {
+                family.get_or_create_owned(&KindLabel {
+                    app_id: app_id.to_owned(),
+                    kind,
+                })
+            })
+        };
+        let outcome = |outcome| {
+            f.webhook_deliveries.get_or_create_owned(&OutcomeLabel {
+                app_id: app_id.to_owned(),
+                outcome,
+            })
+        };
+        AppMetrics(Some(Box::new(AppHandles {
+            app_id: app_id.to_owned(),
+            connections: f.connections.get_or_create_owned(&app),
+            opened: f.opened.get_or_create_owned(&app),
+            closed: f.closed.clone(),
+            subscriptions: per_kind(&f.subscriptions),
+            channels: per_kind(&f.channels),
+            broadcasts: f.broadcasts.get_or_create_owned(&app),
+            messages_sent: f.messages_sent.get_or_create_owned(&app),
+            bytes_sent: f.bytes_sent.get_or_create_owned(&app),
+            messages_received: f.messages_received.get_or_create_owned(&app),
+            bytes_received: f.bytes_received.get_or_create_owned(&app),
+            http_requests: f.http_requests.clone(),
+            latency: f.delivery_latency.get_or_create_owned(&app),
+            evictions: f.evictions.get_or_create_owned(&app),
+            rate_limited: f.rate_limited.get_or_create_owned(&app),
+            webhook_delivered: outcome("delivered"),
+            webhook_failed: outcome("failed"),
+            webhook_retries: f.webhook_retries.get_or_create_owned(&app),
+            webhook_dead_letters: f.webhook_dead_letters.get_or_create_owned(&app),
+        })))
+    }
+
+    /// The Redis link's handles.
+    pub(crate) fn redis(&self) -> RedisMetrics {
+        self.redis.clone()
+    }
+
+    /// Every metric in the Prometheus text format (0.0.4).
+    pub(crate) fn render(&self) -> String {
+        let mut text = String::with_capacity(8 * 1024);
+        // Writing to a `String` cannot fail.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// One app's metric handles; empty (every call a no-op) when metrics are
+/// off.
+#[derive(Debug, Default)]
+pub(crate) struct AppMetrics(Option<Box<AppHandles>>);
+
+#[derive(Debug)]
+struct AppHandles {
+    app_id: String,
+    connections: Gauge,
+    opened: Counter,
+    /// Looked up per close (by code), not per message.
+    closed: Per<CloseLabel, Counter>,
+    subscriptions: [Gauge; KINDS.len()],
+    channels: [Gauge; KINDS.len()],
+    broadcasts: Counter,
+    messages_sent: Counter,
+    bytes_sent: Counter,
+    messages_received: Counter,
+    bytes_received: Counter,
+    /// Looked up per request (by endpoint and status).
+    http_requests: Per<HttpLabel, Counter>,
+    latency: Latency,
+    evictions: Counter,
+    rate_limited: Counter,
+    webhook_delivered: Counter,
+    webhook_failed: Counter,
+    webhook_retries: Counter,
+    webhook_dead_letters: Counter,
+}
+
+/// What happened to one webhook request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WebhookOutcome {
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// It did not (error status, timeout, connection refused).
+    Failed,
+}
+
+/// Counter values of one app, read together for the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AppReading {
+    /// Events delivered to the app's channels on this node.
+    pub(crate) broadcasts: u64,
+    /// Event messages handed to subscribers.
+    pub(crate) messages_sent: u64,
+    /// Messages received from clients.
+    pub(crate) messages_received: u64,
+    /// Channels with subscribers on this node.
+    pub(crate) channels: i64,
+    /// The delivery-latency histogram.
+    pub(crate) latency: Reading,
+}
+
+impl AppMetrics {
+    fn on(&self) -> Option<&AppHandles> {
+        self.0.as_deref()
+    }
+
+    /// The time now when metrics are on: the start of a delivery, for
+    /// [`AppMetrics::delivered`] and the frames it stamps.
+    pub(crate) fn clock(&self) -> Option<Instant> {
+        self.on().map(|_| Instant::now())
+    }
+
+    /// A WebSocket connection for this app was accepted (it may still be
+    /// refused: quota, origin, capacity).
+    pub(crate) fn connection_opened(&self) {
+        if let Some(m) = self.on() {
+            m.opened.inc();
+        }
+    }
+
+    /// A WebSocket connection closed with `code` (1006: no close frame).
+    pub(crate) fn connection_closed(&self, code: u16) {
+        if let Some(m) = self.on() {
+            let label = CloseLabel {
+                app_id: m.app_id.clone(),
+                code,
+            };
+            m.closed.get_or_create(&label).inc();
+        }
+    }
+
+    /// A socket (WebSocket or event stream) joined the app's live sockets.
+    pub(crate) fn socket_added(&self) {
+        if let Some(m) = self.on() {
+            m.connections.inc();
+        }
+    }
+
+    /// A socket left the app's live sockets.
+    pub(crate) fn socket_removed(&self) {
+        if let Some(m) = self.on() {
+            m.connections.dec();
+        }
+    }
+
+    /// A subscription was added to a channel of `kind`; `occupied`: the
+    /// channel had none before.
+    pub(crate) fn subscribed(&self, kind: ChannelKind, occupied: bool) {
+        if let (Some(m), Some(i)) = (self.on(), kind_index(kind)) {
+            m.subscriptions[i].inc();
+            if occupied {
+                m.channels[i].inc();
+            }
+        }
+    }
+
+    /// A subscription left a channel of `kind`; `vacated`: it was the last.
+    pub(crate) fn unsubscribed(&self, kind: ChannelKind, vacated: bool) {
+        if let (Some(m), Some(i)) = (self.on(), kind_index(kind)) {
+            m.subscriptions[i].dec();
+            if vacated {
+                m.channels[i].dec();
+            }
+        }
+    }
+
+    /// One broadcast of a `frame_len`-byte frame reached `recipients`
+    /// subscribers. With `started` (from [`AppMetrics::clock`]) and at
+    /// least one recipient, records one latency sample: from the start of
+    /// the delivery until the frame was written to, or queued for, its
+    /// last subscriber.
+    pub(crate) fn delivered(&self, recipients: usize, frame_len: usize, started: Option<Instant>) {
+        let Some(m) = self.on() else { return };
+        m.broadcasts.inc();
+        if recipients == 0 {
+            return;
+        }
+        let n = recipients as u64;
+        m.messages_sent.inc_by(n);
+        m.bytes_sent.inc_by(n.saturating_mul(frame_len as u64));
+        if let Some(started) = started {
+            m.latency.observe(started.elapsed());
+        }
+    }
+
+    /// A queued write batch went out; `oldest` is when the delivery of its
+    /// oldest event frame started. One sample per batch.
+    pub(crate) fn batch_written(&self, oldest: Instant) {
+        if let Some(m) = self.on() {
+            m.latency.observe(oldest.elapsed());
+        }
+    }
+
+    /// A client sent a `len`-byte message.
+    pub(crate) fn received(&self, len: usize) {
+        if let Some(m) = self.on() {
+            m.messages_received.inc();
+            m.bytes_received.inc_by(len as u64);
+        }
+    }
+
+    /// A subscriber was closed with 4100: its queue overflowed.
+    pub(crate) fn evicted(&self) {
+        if let Some(m) = self.on() {
+            m.evictions.inc();
+        }
+    }
+
+    /// A client message was refused by the rate limit.
+    pub(crate) fn rate_limited(&self) {
+        if let Some(m) = self.on() {
+            m.rate_limited.inc();
+        }
+    }
+
+    /// An HTTP API request to `endpoint` was answered with `status`.
+    pub(crate) fn http_request(&self, endpoint: &'static str, status: u16) {
+        if let Some(m) = self.on() {
+            let label = HttpLabel {
+                app_id: m.app_id.clone(),
+                endpoint,
+                status,
+            };
+            m.http_requests.get_or_create(&label).inc();
+        }
+    }
+
+    /// One webhook request ended with `outcome`.
+    pub(crate) fn webhook_delivery(&self, outcome: WebhookOutcome) {
+        if let Some(m) = self.on() {
+            match outcome {
+                WebhookOutcome::Delivered => m.webhook_delivered.inc(),
+                WebhookOutcome::Failed => m.webhook_failed.inc(),
+            };
+        }
+    }
+
+    /// A webhook request is retried.
+    pub(crate) fn webhook_retry(&self) {
+        if let Some(m) = self.on() {
+            m.webhook_retries.inc();
+        }
+    }
+
+    /// A webhook was given up after its last retry.
+    pub(crate) fn webhook_dead_letter(&self) {
+        if let Some(m) = self.on() {
+            m.webhook_dead_letters.inc();
+        }
+    }
+
+    /// The counters the dashboard charts; `None` when metrics are off.
+    pub(crate) fn read(&self) -> Option<AppReading> {
+        let m = self.on()?;
+        Some(AppReading {
+            broadcasts: m.broadcasts.get(),
+            messages_sent: m.messages_sent.get(),
+            messages_received: m.messages_received.get(),
+            channels: m.channels.iter().map(Gauge::get).sum(),
+            latency: m.latency.read(),
+        })
+    }
+}
+
+/// The Redis link's handles (node-wide, no `app_id`); empty when metrics
+/// are off. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RedisMetrics(Option<Arc<RedisHandles>>);
+
+#[derive(Debug)]
+struct RedisHandles {
+    connected: Gauge,
+    roundtrip: Latency,
+}
+
+impl RedisMetrics {
+    /// The link to Redis came up (`true`) or went down.
+    pub(crate) fn connected(&self, up: bool) {
+        if let Some(m) = &self.0 {
+            m.connected.set(i64::from(up));
+        }
+    }
+
+    /// A PING to Redis took `elapsed`.
+    pub(crate) fn roundtrip(&self, elapsed: Duration) {
+        if let Some(m) = &self.0 {
+            m.roundtrip.observe(elapsed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
