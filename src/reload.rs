@@ -10,9 +10,12 @@
 //!   (secret, limits, client-event rules, origins, history sizes, the auth
 //!   endpoint, …; their sockets stay connected), and removed ids answer as
 //!   unknown apps while their sockets get `pusher:error` 4001 and close;
-//! * **`[server]` and `[scaling]`** — keeps the running values: the
-//!   listener, the runtime and the cluster link are built once. A changed
-//!   one is named in a warning.
+//! * **`[server]`, `[scaling]`, `[webhooks]`, `[metrics]`, `[dashboard]`**
+//!   — keeps the running values: the listener, the runtime, the cluster
+//!   link and the webhook pipeline are built once. A changed one is named
+//!   in a warning. An app's webhook *targets* are app settings and apply at
+//!   once — except the first target of a deployment with scaling on, whose
+//!   Redis side starts only at start-up.
 //!
 //! What a kept app's change means for a socket that is already open: the
 //! secret, quota, rate limit, client-event rules and history apply at once;
@@ -56,7 +59,7 @@ pub fn apply(node: &Node, running: &Config, next: Config) -> Config {
     }
 }
 
-/// The names of the `[server]` and `[scaling]` settings that differ.
+/// The names of the process-wide settings that differ.
 fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
     let mut names = Vec::new();
     // Destructured, so a new setting cannot be forgotten here.
@@ -152,6 +155,31 @@ fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
         if changed {
             names.push(name);
         }
+    }
+    // The other process-wide sections, whole; destructured for the same
+    // reason.
+    let Config {
+        server: _,
+        apps: _,
+        scaling: _,
+        webhooks,
+        metrics,
+        dashboard,
+    } = next;
+    for (name, changed) in [
+        ("webhooks", *webhooks != running.webhooks),
+        ("metrics", *metrics != running.metrics),
+        ("dashboard", *dashboard != running.dashboard),
+    ] {
+        if changed {
+            names.push(name);
+        }
+    }
+    // With scaling on, the Redis side of webhooks starts only when some app
+    // has a target at start-up.
+    let targets = |c: &Config| c.apps.iter().any(|a| !a.webhooks.is_empty());
+    if running.scaling.enabled && !targets(running) && targets(next) {
+        names.push("the first webhook target (with scaling on)");
     }
     names
 }

@@ -59,3 +59,27 @@ async fn apply_takes_the_apps_and_keeps_the_running_server_settings() {
         Some(ErrorCode::ApplicationDoesNotExist)
     );
 }
+
+#[test]
+fn process_wide_sections_and_a_first_clustered_webhook_target_are_named() {
+    let mut running = config(vec![app("1", "s")]);
+    running.scaling.enabled = true;
+    let mut next = running.clone();
+    next.webhooks.batch_size = 5;
+    next.metrics.enabled = false;
+    next.apps[0].webhooks = vec![crate::config::WebhookConfig::to("http://127.0.0.1:9/hook")];
+    assert_eq!(
+        needs_restart(&running, &next),
+        [
+            "webhooks",
+            "metrics",
+            "the first webhook target (with scaling on)"
+        ]
+    );
+    // Without scaling a new target is an app setting like any other.
+    running.scaling.enabled = false;
+    next.scaling.enabled = false;
+    next.webhooks = running.webhooks.clone();
+    next.metrics = running.metrics.clone();
+    assert!(needs_restart(&running, &next).is_empty());
+}
