@@ -22,8 +22,9 @@
 //!    dead letter (`dead.rs`), listed by the signed HTTP API. An event
 //!    leaves the outbox only once every target has it (or buried it).
 //!
-//! The outbox (`outbox.rs`) is a Redis stream read through a consumer
-//! group when scaling is on, so a batch whose node is killed is taken over
+//! The outbox (`outbox.rs`; `outbox/reader.rs` reads the stream) is a Redis
+//! stream read through a consumer group when scaling is on (key names and
+//! the reconnecting command link in `store.rs`), so a batch whose node is killed is taken over
 //! by another after `claim_after_ms`; on one node it is in memory, and what
 //! is undelivered at shutdown is written to `outbox_file` and read back at
 //! the next start.
@@ -34,6 +35,7 @@ mod dispatch;
 pub(crate) mod event;
 mod outbox;
 mod record;
+mod store;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -158,7 +160,7 @@ impl Webhooks {
         let (outbox, dead, recorder) = if config.scaling.enabled && any_target {
             let client = redis::Client::open(config.scaling.redis_url().as_str())
                 .map_err(|e| format!("invalid Redis URL: {e}"))?;
-            let keys = outbox::Keys::new(&config.scaling.channel);
+            let keys = store::Keys::new(&config.scaling.channel);
             let dead = DeadLetters::redis(client.clone(), keys.clone(), hooks.dead_letters);
             let outbox = outbox::Outbox::redis(
                 client.clone(),

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
 
-use super::outbox::{Keys, Link};
+use super::store::{Keys, Link};
 
 /// One buried batch, as the HTTP API lists it.
 #[derive(Debug, Serialize)]

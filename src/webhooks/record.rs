@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::event::{Entry, WebhookEvent};
-use super::outbox::{Keys, Link};
+use super::store::{Keys, Link};
 use super::{Fact, Ids};
 use crate::apps::AppRegistry;
 use crate::config::{ScalingConfig, WebhookEventKind};
