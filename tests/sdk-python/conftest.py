@@ -16,8 +16,8 @@ APP_ID, KEY, SECRET = "1000", "app-key", "app-secret"
 WAIT = 5.0
 
 
-@pytest.fixture(scope="module")
-def server():
+def start_clarion(extra_env=None):
+    """Starts the binary on a free loopback port; returns (process, address)."""
     binary = os.environ.get("CLARION_BIN")
     assert binary, "set CLARION_BIN to the clarion binary (scripts/test.sh does)"
     # No drain pause or spread: the server stops at once after the module.
@@ -26,6 +26,7 @@ def server():
         "RUST_LOG": "info",
         "CLARION_DRAIN_PAUSE": "0",
         "CLARION_DRAIN_SPREAD": "0",
+        **(extra_env or {}),
     }
     proc = subprocess.Popen(
         [binary, "--host", "127.0.0.1", "--port", "0"],
@@ -47,7 +48,13 @@ def server():
     threading.Thread(target=read_log, daemon=True).start()
     assert found.wait(10), "clarion did not start"
     host, port = address["addr"].rsplit(":", 1)
-    yield {"host": host, "port": int(port)}
+    return proc, {"host": host, "port": int(port)}
+
+
+@pytest.fixture(scope="module")
+def server():
+    proc, address = start_clarion()
+    yield address
     proc.terminate()
     proc.wait(10)
 
