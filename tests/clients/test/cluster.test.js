@@ -28,7 +28,7 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { startEnv, startRedis, collector, waitFor, eventually, onceBound } = require('./helpers');
+const { startEnv, startRedis, collector, waitFor, eventually, onceBound, crossBarrier } = require('./helpers');
 
 const LINK_TIMEOUT_MS = 10000;
 
@@ -118,30 +118,6 @@ async function usersOn(env, channel) {
   assert.equal(res.status, 200, `GET /channels/${channel}/users on port ${env.server.port}`);
   const body = await res.json();
   return body.users.map((u) => String(u.id)).sort();
-}
-
-/**
- * Cross-node barrier: trigger, through `via`'s HTTP API, an event on a channel
- * only `pusher` (connected to the other node) has joined, and wait for it.
- * Whatever `via` published before (events, presence joins/leaves) has been
- * applied on the other node by then.
- */
-async function crossBarrier(via, pusher) {
-  const name = `barrier-x-${pusher.connection.socket_id.replace('.', '-')}`;
-  let ch = pusher.channel(name);
-  if (!ch || !ch.subscribed) {
-    ch = pusher.subscribe(name);
-    await onceBound(ch, 'pusher:subscription_succeeded', undefined, `subscription to ${name}`);
-  }
-  const token = crypto.randomBytes(8).toString('hex');
-  const got = waitFor((resolve) => {
-    const cb = (d) => { if (d && d.token === token) resolve(d); };
-    ch.bind('barrier', cb);
-    return () => ch.unbind('barrier', cb);
-  }, undefined, `cross-node barrier on ${name}`);
-  const res = await via.sdk.trigger(name, 'barrier', { token });
-  assert.equal(res.status, 200, 'barrier trigger reached the cluster');
-  await got;
 }
 
 test('presence across nodes: users API and here() on B see a user on A; joining() on A; leaving() on B', async () => {

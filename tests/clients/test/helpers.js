@@ -732,6 +732,32 @@ async function startEnv(serverOptions = {}) {
   }
 }
 
+// ---------------------------------------------------------------- cluster barrier
+
+/**
+ * Cross-node barrier: trigger, through `via`'s HTTP API, an event on a channel
+ * only `pusher` (connected to the other node) has joined, and wait for it.
+ * Whatever `via` published before (events, presence joins/leaves) has been
+ * applied on the other node by then.
+ */
+async function crossBarrier(via, pusher) {
+  const name = `barrier-x-${pusher.connection.socket_id.replace('.', '-')}`;
+  let ch = pusher.channel(name);
+  if (!ch || !ch.subscribed) {
+    ch = pusher.subscribe(name);
+    await onceBound(ch, 'pusher:subscription_succeeded', undefined, `subscription to ${name}`);
+  }
+  const token = crypto.randomBytes(8).toString('hex');
+  const got = waitFor((resolve) => {
+    const cb = (d) => { if (d && d.token === token) resolve(d); };
+    ch.bind('barrier', cb);
+    return () => ch.unbind('barrier', cb);
+  }, undefined, `cross-node barrier on ${name}`);
+  const res = await via.sdk.trigger(name, 'barrier', { token });
+  assert.equal(res.status, 200, 'barrier trigger reached the cluster');
+  await got;
+}
+
 module.exports = {
   APP,
   DEFAULT_TIMEOUT,
@@ -741,6 +767,7 @@ module.exports = {
   buildConfig,
   collector,
   connected,
+  crossBarrier,
   eventually,
   freePort,
   hasErrorCode,

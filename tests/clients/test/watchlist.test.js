@@ -21,7 +21,7 @@
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { startEnv, startRedis, collector, waitFor, eventually, onceBound } = require('./helpers');
+const { startEnv, startRedis, collector, waitFor, eventually, onceBound, crossBarrier } = require('./helpers');
 
 /** Resolves once `p` got pusher:signin_success (and pusher-js accepted it). */
 async function signIn(p) {
@@ -180,28 +180,6 @@ describe('two nodes through Redis', () => {
     }
     await got;
     probe.disconnect();
-  }
-
-  /**
-   * Triggers, through `via`, an event only `p` (on the other node) gets, and
-   * waits for it: whatever `via` announced before has been applied by then.
-   */
-  async function crossBarrier(via, p) {
-    const name = `barrier-x-${p.connection.socket_id.replace('.', '-')}`;
-    let ch = p.channel(name);
-    if (!ch || !ch.subscribed) {
-      ch = p.subscribe(name);
-      await onceBound(ch, 'pusher:subscription_succeeded', undefined, `subscription to ${name}`);
-    }
-    const token = crypto.randomBytes(8).toString('hex');
-    const got = waitFor((resolve) => {
-      const cb = (d) => { if (d && d.token === token) resolve(d); };
-      ch.bind('barrier', cb);
-      return () => ch.unbind('barrier', cb);
-    }, undefined, `cross-node barrier on ${name}`);
-    const res = await via.sdk.trigger(name, 'barrier', { token });
-    assert.equal(res.status, 200, 'barrier trigger reached the cluster');
-    await got;
   }
 
   test('a user signed in on node A is online for a watcher on node B, offline after their last connection', async () => {
