@@ -159,13 +159,40 @@ impl ProcessNode {
         ProcessNode { addr, child }
     }
 
-    /// Sends `signal` (e.g. `STOP`, `CONT`) to the node process.
+    /// Sends `signal` (e.g. `STOP`, `CONT`) to the node process. After
+    /// `STOP`, waits until every thread of the process is stopped: signal
+    /// delivery is asynchronous, and a thread still running could answer
+    /// one more message.
     pub(crate) fn signal(&self, signal: &str) {
+        let pid = self.child.id();
         let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .args([&format!("-{signal}"), &pid.to_string()])
             .status()
             .expect("kill");
         assert!(status.success(), "kill -{signal} failed");
+        if signal == "STOP" {
+            let all_stopped = || {
+                let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+                    return false;
+                };
+                tasks.filter_map(Result::ok).all(|task| {
+                    std::fs::read_to_string(task.path().join("stat"))
+                        .ok()
+                        .and_then(|stat| {
+                            let state = stat.rsplit_once(") ")?.1.chars().next()?;
+                            Some(state == 'T' || state == 't')
+                        })
+                        .unwrap_or(false)
+                })
+            };
+            for _ in 0..200 {
+                if all_stopped() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            panic!("the node did not stop");
+        }
     }
 
     /// SIGKILL: no goodbye, no cleanup.
