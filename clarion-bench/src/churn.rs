@@ -26,6 +26,10 @@ pub struct ChurnArgs {
     /// Seconds to run.
     #[arg(long, short = 'd', default_value_t = 10.0)]
     pub duration: f64,
+    /// Milliseconds each worker pauses between cycles (0: none, as fast as
+    /// the server allows).
+    #[arg(long, default_value_t = 0)]
+    pub pause_ms: u64,
 }
 
 /// Longest wait for the server to close the TCP connection after our close
@@ -47,6 +51,7 @@ pub(crate) async fn run(target: &Target, args: &ChurnArgs) -> Result<Report, Ben
     let duration = secs_arg("duration", args.duration)?;
     target.check_fd_budget(workers);
     let target = Arc::new(target.clone());
+    let pause = Duration::from_millis(args.pause_ms);
     let live = Live::new();
     let latency = stats::shared_histogram();
     let slow_closes = Arc::new(Mutex::new(0u64));
@@ -61,7 +66,7 @@ pub(crate) async fn run(target: &Target, args: &ChurnArgs) -> Result<Report, Ben
         let (target, live, slow) = (target.clone(), live.clone(), slow_closes.clone());
         let mut rec = LatencyRecorder::new(latency.clone());
         set.spawn(async move {
-            let channel = format!("churn-{w}");
+            let channel = target.channel(&format!("churn-{w}"));
             let mut index = w;
             let mut slow_here = 0u64;
             while Instant::now() < deadline {
@@ -71,6 +76,9 @@ pub(crate) async fn run(target: &Target, args: &ChurnArgs) -> Result<Report, Ben
                         .await
                         .unwrap_or(Err(ClientError::Timeout("a full cycle")));
                 index += workers;
+                if pause > Duration::ZERO {
+                    tokio::time::sleep(pause).await;
+                }
                 match res {
                     Ok(closed_in_time) => {
                         rec.record(t0.elapsed().as_micros() as u64);
@@ -101,6 +109,7 @@ pub(crate) async fn run(target: &Target, args: &ChurnArgs) -> Result<Report, Ben
     let mut r = Report::new("churn");
     r.set("params.workers", workers);
     r.set_f("params.duration_secs", Some(duration.as_secs_f64()));
+    r.set("params.pause_ms", args.pause_ms);
     r.set("cycles.completed", cycles);
     r.set("cycles.failed", Live::get(&live.failed));
     r.set(

@@ -54,6 +54,8 @@ struct Shared {
     senders_done: AtomicU64,
     rate: f64,
     payload_size: usize,
+    /// `--channel-prefix`.
+    prefix: String,
 }
 
 /// Runs the scenario.
@@ -78,6 +80,7 @@ pub(crate) async fn run(target: &Target, args: &ClientEventsArgs) -> Result<Repo
         senders_done: AtomicU64::new(0),
         rate: args.rate,
         payload_size: args.payload_size,
+        prefix: target.channel_prefix.clone(),
     });
     let progress = Progress::start(
         target.progress,
@@ -105,7 +108,10 @@ pub(crate) async fn run(target: &Target, args: &ClientEventsArgs) -> Result<Repo
         }
     };
     let started = Instant::now();
-    let channel_of = |i: usize| format!("private-bench-{}", i / 2);
+    let channel_of = {
+        let target = target.clone();
+        move |i: usize| target.channel(&format!("private-bench-{}", i / 2))
+    };
     let mut set = fleet::spawn(&target, 2 * pairs, &live, channel_of, true, body);
     let settled = fleet::settle(&target, &live, 2 * pairs, started).await;
     fleet::require_some_ready(&live, "socket")?;
@@ -206,7 +212,7 @@ fn event_frame(channel: &str, seq: u64, ts: u64, size: usize) -> String {
 async fn send(conn: Conn, pair: usize, shared: &Shared) {
     shared.tx_ready.fetch_add(1, Ordering::Relaxed);
     let mut ws = conn.ws;
-    let channel = format!("private-bench-{pair}");
+    let channel = format!("private-{}bench-{pair}", shared.prefix);
     let live = &shared.live;
     let mut ok = tokio::select! {
         () = shared.go.cancelled() => true,

@@ -89,7 +89,10 @@ pub(crate) async fn run(target: &Target, args: &FanoutArgs) -> Result<Report, Be
         &target,
         subs,
         &live,
-        |i| publisher::channel_name(i % channels),
+        {
+            let target = target.clone();
+            move |i| publisher::channel_name(&target, i % channels)
+        },
         false,
         body,
     );

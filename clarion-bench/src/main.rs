@@ -17,6 +17,7 @@
 //! clarion-bench client-events --pairs 200 --rate 10 --duration 10
 //! clarion-bench churn         --workers 50 --duration 10
 //! clarion-bench presence      --members 1000
+//! clarion-bench soak          --duration 1800 --pids PID[,PID]
 //! ```
 //!
 //! Common options: `--url ws://127.0.0.1:8080` (WebSocket base, may carry a
@@ -71,6 +72,11 @@
 //!   members end with an incomplete roster (the goal is 0) and the time until
 //!   all rosters were complete. Rosters are frozen before any member leaves,
 //!   so the bench's own shutdown cannot cause `member_removed` noise.
+//! - **soak**: fanout, churn, client-events and presence churn together for
+//!   `--duration` seconds, sampling each server's RSS and open descriptors
+//!   (`--pids`) every `--sample-every` seconds; reports first/after the first
+//!   tenth/last/min/max and the series, with each part's own figures (loss,
+//!   duplicates and reordering among the steady subscribers).
 //!
 //! Sockets are closed with a close frame, then the bench waits for the server
 //! to close TCP first: TIME_WAIT stays on the server's port, so long churn
@@ -95,6 +101,7 @@ mod receiver;
 mod report;
 mod roster;
 mod scan;
+mod soak;
 mod stats;
 mod target;
 
@@ -154,6 +161,10 @@ pub struct CommonArgs {
     /// Do not print the once-per-second progress line on stderr.
     #[arg(long, global = true)]
     pub no_progress: bool,
+    /// Prefix of every channel name the bench uses, so that two bench
+    /// processes against one cluster never share a channel.
+    #[arg(long, global = true, default_value = "")]
+    pub channel_prefix: String,
 }
 
 /// The scenario to run.
@@ -169,6 +180,8 @@ pub enum Scenario {
     Churn(churn::ChurnArgs),
     /// Members join one presence channel at once; every roster must complete.
     Presence(presence::PresenceArgs),
+    /// Everything at once for a long time: memory, descriptors, no loss.
+    Soak(soak::SoakArgs),
 }
 
 /// Why a bench run could not be carried out (failures of individual
@@ -228,6 +241,7 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
         Scenario::ClientEvents(a) => client_events::run(&target, a).await?,
         Scenario::Churn(a) => churn::run(&target, a).await?,
         Scenario::Presence(a) => presence::run(&target, a).await?,
+        Scenario::Soak(a) => soak::run(&target, a).await?,
     };
     let text = if args.common.json {
         report.to_json()

@@ -67,8 +67,8 @@ pub(crate) struct PublishResult {
 }
 
 /// The channel name for channel index `c`.
-pub(crate) fn channel_name(c: usize) -> String {
-    format!("bench-{c}")
+pub(crate) fn channel_name(target: &Target, c: usize) -> String {
+    target.channel(&format!("bench-{c}"))
 }
 
 /// The `/events` request body for one bench event, in the form the official
@@ -141,7 +141,11 @@ pub(crate) async fn run(
     live: Arc<Live>,
 ) -> PublishResult {
     let path = format!("/apps/{}/events", target.app_id);
-    let names: Vec<String> = plan.channels.iter().map(|c| channel_name(*c)).collect();
+    let names: Vec<String> = plan
+        .channels
+        .iter()
+        .map(|c| channel_name(&target, *c))
+        .collect();
     let mut per_channel: Vec<(usize, ChannelSent)> = plan
         .channels
         .iter()

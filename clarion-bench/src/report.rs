@@ -55,6 +55,18 @@ impl Report {
         }
     }
 
+    /// Puts every figure of `other` (but its `scenario`) under `section`.
+    pub(crate) fn nest(&mut self, section: &str, other: &Report) {
+        let children = other
+            .root
+            .iter()
+            .filter(|(k, _)| k != "scenario")
+            .cloned()
+            .collect();
+        self.root
+            .push((section.to_owned(), Node::Section(children)));
+    }
+
     /// Sets a float figure rounded to 2 decimals; `None` becomes `null`.
     pub(crate) fn set_f(&mut self, path: &str, value: Option<f64>) {
         let v = value

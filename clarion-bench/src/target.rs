@@ -38,6 +38,8 @@ pub(crate) struct Target {
     pub connect_timeout: Duration,
     /// Whether to print progress on stderr.
     pub progress: bool,
+    /// Prefix of every channel name (`--channel-prefix`).
+    pub channel_prefix: String,
 }
 
 /// Splits a `scheme://host:port/prefix` URL into (host, port, prefix).
@@ -127,7 +129,18 @@ impl Target {
             connect_concurrency: args.connect_concurrency,
             connect_timeout: super::secs_arg("connect-timeout", args.connect_timeout)?,
             progress: !args.no_progress,
+            channel_prefix: args.channel_prefix.clone(),
         })
+    }
+
+    /// The channel `name` under this run's `--channel-prefix`, put after a
+    /// `private-`/`presence-` kind prefix so the channel keeps its kind.
+    pub(crate) fn channel(&self, name: &str) -> String {
+        let kind = ["private-encrypted-", "private-", "presence-"]
+            .into_iter()
+            .find(|kind| name.starts_with(kind))
+            .unwrap_or("");
+        format!("{kind}{}{}", self.channel_prefix, &name[kind.len()..])
     }
 
     /// Opens a TCP connection to the WebSocket server, bound to the

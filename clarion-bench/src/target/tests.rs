@@ -13,3 +13,24 @@ fn splits_urls_with_and_without_prefix() {
     assert!(split_url("wss://x", &["ws"], 80).is_err());
     assert!(split_url("not a url", &["ws"], 80).is_err());
 }
+
+#[tokio::test]
+async fn a_channel_prefix_keeps_the_channel_kind() {
+    use clap::Parser;
+    let args = crate::BenchArgs::parse_from([
+        "clarion-bench",
+        "--url",
+        "ws://127.0.0.1:8080",
+        "--channel-prefix",
+        "ab-",
+        "churn",
+    ]);
+    let target = Target::new(&args.common).await.expect("target");
+    assert_eq!(target.channel("bench-1"), "ab-bench-1");
+    assert_eq!(target.channel("private-bench-1"), "private-ab-bench-1");
+    assert_eq!(target.channel("presence-soak-0"), "presence-ab-soak-0");
+    assert_eq!(
+        target.channel("private-encrypted-x"),
+        "private-encrypted-ab-x"
+    );
+}
