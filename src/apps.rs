@@ -68,6 +68,9 @@ pub(crate) struct App {
     pub(crate) metrics: AppMetrics,
     /// Observers of single channels (the dashboard's inspector).
     pub(crate) taps: taps::Taps,
+    /// The app's HTTP API request rate (`http_api_requests_per_second`),
+    /// shared lock-free by every request; kept across reloads.
+    pub(crate) http_rate: crate::limits::RateGate,
 }
 
 /// Cache writes between two sweeps of expired entries, so channels that are
@@ -100,6 +103,7 @@ impl App {
             removed: AtomicBool::new(false),
             metrics,
             taps: taps::Taps::default(),
+            http_rate: crate::limits::RateGate::new(),
         }
     }
 

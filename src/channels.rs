@@ -112,10 +112,35 @@ impl ChannelRegistry {
         member: Option<&Member>,
         count_events: bool,
     ) -> Subscribed {
+        // With no member limit nothing is refused.
+        self.subscribe_within(channel, socket_id, handle, member, count_events, 0)
+            .unwrap_or_default()
+    }
+
+    /// [`subscribe`](Self::subscribe), refusing a user new to a presence
+    /// channel that already has `max_members` members (0: unlimited):
+    /// `None`, and nothing changed or sent. The roster holds every member
+    /// this node knows of, other nodes' included, and the check is made
+    /// under the channel's guard, so two sockets of this node can never
+    /// both take the last place.
+    pub(crate) fn subscribe_within(
+        &self,
+        channel: &ChannelName,
+        socket_id: SocketId,
+        handle: &SocketHandle,
+        member: Option<&Member>,
+        count_events: bool,
+        max_members: usize,
+    ) -> Option<Subscribed> {
         let mut entry = self.channels.entry(channel.clone()).or_default();
         let ch = entry.value_mut();
         let occupied = ch.subscribers.is_empty();
         let already = ch.subscribers.contains_key(&socket_id);
+        if let (Some(member), Some(roster), false) = (member, &ch.roster, already) {
+            if max_members > 0 && roster.is_full(&member.user_id, max_members) {
+                return None;
+            }
+        }
         let mut out = Subscribed {
             already,
             occupied,
@@ -166,7 +191,7 @@ impl ChannelRegistry {
                 }
             }
         }
-        out
+        Some(out)
     }
 
     /// Removes `socket_id` from `channel`; unknown channels and sockets are a

@@ -59,9 +59,13 @@ pub struct ServerConfig {
     /// each at its own random moment; `None` is 80 % of
     /// `shutdown_grace_period` (`CLARION_DRAIN_SPREAD`).
     pub drain_spread: Option<u64>,
-    /// Most WebSocket connections this process holds; `None` derives it
-    /// from the open-file limit.
+    /// Most WebSocket connections this process holds (4100 beyond it);
+    /// `None` derives it from the open-file limit.
     pub max_connections: Option<usize>,
+    /// Most TCP connections of any kind (WebSockets, HTTP requests, event
+    /// streams) this process holds; beyond it new ones get 503 at once.
+    /// `None` derives it from the open-file limit (see `limits/sockets.rs`).
+    pub max_sockets: Option<usize>,
     /// Frames queued for one socket before it counts as a slow consumer
     /// and is closed with 4100.
     pub outbound_queue_capacity: usize,
@@ -84,6 +88,7 @@ impl Default for ServerConfig {
             drain_pause: 2,
             drain_spread: None,
             max_connections: None,
+            max_sockets: None,
             outbound_queue_capacity: 1_000,
             write_timeout: 10,
             auth_timestamp_window: 600,
@@ -212,6 +217,25 @@ pub struct AppConfig {
     pub event_history: usize,
     /// Seconds an event (and a channel no stream reads any more) is kept.
     pub event_history_max_age: u64,
+    /// Most channels one socket may be subscribed to at once (4004
+    /// beyond it; Pusher: 100). 0: unlimited.
+    pub max_channels_per_socket: usize,
+    /// Most distinct users on one presence channel, as far as this node
+    /// knows the cluster's roster (4004 beyond it; Pusher: 100).
+    /// 0: unlimited.
+    pub max_presence_members: usize,
+    /// Largest `user_info` of a presence member, in bytes of its JSON text
+    /// (4004 beyond it; Pusher: 1 KB). 0: unlimited.
+    pub max_user_info_bytes: usize,
+    /// Client events one socket may send per second (4301 beyond it;
+    /// Pusher's rule is 10). 0, the default: unlimited, as in Reverb.
+    pub client_events_per_second: u32,
+    /// Subscription requests one socket may send per second, after a burst
+    /// of `max_channels_per_socket` (4301 beyond it). 0: unlimited.
+    pub subscriptions_per_second: u32,
+    /// Signed HTTP API requests the app may make per second, on this node
+    /// (429 beyond it). 0: unlimited.
+    pub http_api_requests_per_second: u32,
     /// The built-in channel-authorisation endpoint (`[apps.auth]`); off
     /// when absent.
     pub auth: Option<AuthEndpointConfig>,
@@ -310,6 +334,12 @@ impl Default for AppConfig {
             max_batch_size: 100,
             event_history: 1000,
             event_history_max_age: 300,
+            max_channels_per_socket: 100,
+            max_presence_members: 100,
+            max_user_info_bytes: 1024,
+            client_events_per_second: 0,
+            subscriptions_per_second: 0,
+            http_api_requests_per_second: 0,
             auth: None,
             webhooks: Vec::new(),
         }

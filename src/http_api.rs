@@ -7,7 +7,9 @@
 //! webhook batches no retry delivered.
 //!
 //! Every request is checked in this order: known app (404), body within
-//! `max_request_size` (413), signature (401), then the body (400/413/422).
+//! `max_request_size` (413), signature (401), the app's
+//! `http_api_requests_per_second` (429 with `Retry-After`), then the body
+//! (400/413/422).
 //! Failures are JSON `{"error": "..."}` with the status a client library
 //! surfaces to the user.
 
@@ -25,6 +27,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use crate::apps::App;
 use crate::auth::http_signature::{self, SignatureError, SignedRequest};
+use crate::metrics::Limit;
 use crate::node::Node;
 
 type HttpResponse = Response<Full<Bytes>>;
@@ -70,6 +73,21 @@ pub(crate) fn json(status: StatusCode, body: String) -> HttpResponse {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    res
+}
+
+/// `429 Too Many Requests` for an app over `http_api_requests_per_second`,
+/// with `Retry-After`: the whole seconds until one more request is
+/// admitted (at least 1).
+fn too_many_requests(per_second: u32, wait: std::time::Duration) -> HttpResponse {
+    let message = format!(
+        "Too many requests: this app may make {per_second} HTTP API requests per second \
+         (http_api_requests_per_second)."
+    );
+    let mut res = ApiError::new(StatusCode::TOO_MANY_REQUESTS, message).into_response();
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
     res
 }
 
@@ -174,7 +192,17 @@ async fn dispatch(
     };
     let config = app.config();
     http_signature::verify(&config.key, &config.secret, signed, now, window)?;
+    // Counted after the signature: only the app's own publisher can spend
+    // its budget, never someone who merely knows the app id.
+    let per_second = config.http_api_requests_per_second;
     drop(config);
+    if let Err(wait) = app
+        .http_rate
+        .admit(tokio::time::Instant::now(), per_second, per_second)
+    {
+        app.metrics.limited(Limit::HttpApi);
+        return Ok(too_many_requests(per_second, wait));
+    }
     let rest = format!("/{rest}");
     let call = Call {
         node,

@@ -11,6 +11,7 @@
 //! | [`outbound`] | `SocketHandle`: one subscriber's bounded queue of frames, written to its socket |
 //! | [`channels`] | the channel registry and presence rosters |
 //! | [`lifecycle`] | occupancy and presence transitions for observers |
+//! | `limits` | rate buckets (per socket, lock-free per app) and the process's socket budget |
 //! | `metrics` | every exported metric, named once: the node's registry and per-app handles |
 //! | `apps` | per-app state: channels, cache; `SocketIndex`: sockets, users and their one count |
 //! | `adapter` | fan-out and cluster-wide queries: `local` for one node, `redis` for many |
@@ -50,6 +51,7 @@ mod drain;
 mod exporter;
 mod http_api;
 pub mod lifecycle;
+mod limits;
 mod metrics;
 pub mod node;
 pub mod outbound;

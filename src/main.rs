@@ -254,7 +254,10 @@ async fn start(mut config: Config, args: StartArgs) -> ExitCode {
              never use these credentials in production"
         );
     }
-    config.server.max_connections = Some(connection_capacity(config.server.max_connections));
+    let (sockets, connections) =
+        connection_capacity(config.server.max_sockets, config.server.max_connections);
+    config.server.max_sockets = Some(sockets);
+    config.server.max_connections = Some(connections);
     let listener = match server::bind(&config).await {
         Ok(l) => l,
         Err(e) => {
@@ -333,30 +336,54 @@ fn watch_hangups(node: &Arc<Node>, args: StartArgs, mut running: Config) {
 #[cfg(not(unix))]
 fn watch_hangups(_node: &Arc<Node>, _args: StartArgs, _running: Config) {}
 
-/// Raises the open-file limit to its hard maximum and derives how many
-/// sockets this process can hold; warns when the configured capacity is
-/// more than the limit allows.
-fn connection_capacity(configured: Option<usize>) -> usize {
+/// Raises the open-file limit to its hard maximum and derives the two
+/// capacities from it: `max_sockets`, every TCP connection (the limit
+/// minus a reserve for Redis, webhooks, files and the listener), and
+/// `max_connections`, the WebSockets among them (a headroom lower, so that
+/// when every WebSocket slot is taken there are still descriptors to
+/// refuse new WebSockets with 4100 and to serve the HTTP API). Warns when
+/// a configured value is more than the limit allows, and caps it.
+fn connection_capacity(sockets: Option<usize>, connections: Option<usize>) -> (usize, usize) {
+    /// Descriptors never given to a connection.
     const RESERVED: u64 = 64;
+    /// Connections kept free of WebSockets by default.
+    const HEADROOM: usize = 64;
     let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
-    let allowed = usize::try_from(limit.saturating_sub(RESERVED)).unwrap_or(usize::MAX);
-    match configured {
+    let allowed = usize::try_from(limit.saturating_sub(RESERVED))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    let sockets = match sockets {
         Some(wanted) if wanted > allowed => {
             tracing::warn!(
                 configured = wanted,
                 open_file_limit = limit,
-                "max_connections is above what the open-file limit allows; \
+                "max_sockets is above what the open-file limit allows; \
                  capping at {allowed} connections (raise `ulimit -n` for more)"
             );
             allowed
         }
         Some(wanted) => wanted,
-        None => {
-            tracing::info!(
+        None => allowed,
+    };
+    let connections = match connections {
+        Some(wanted) if wanted > sockets => {
+            tracing::warn!(
+                configured = wanted,
+                max_sockets = sockets,
                 open_file_limit = limit,
-                "connection capacity {allowed} (open-file limit minus {RESERVED})"
+                "max_connections is above max_sockets (what the open-file limit allows); \
+                 capping at {sockets} WebSockets (raise `ulimit -n` for more)"
             );
-            allowed
+            sockets
         }
-    }
+        Some(wanted) => wanted,
+        None => sockets.saturating_sub(HEADROOM).max(sockets / 2).max(1),
+    };
+    tracing::info!(
+        open_file_limit = limit,
+        max_sockets = sockets,
+        max_connections = connections,
+        "connection capacity: {connections} WebSockets, {sockets} connections in all"
+    );
+    (sockets, connections)
 }

@@ -85,6 +85,58 @@ struct HttpLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabel {
+    app_id: String,
+    limit: &'static str,
+}
+
+/// Which of an app's limits refused something: the `limit` label of
+/// `clarion_rate_limited_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limit {
+    /// Reverb's per-socket message limit (`rate_limiting`).
+    Messages,
+    /// `client_events_per_second`.
+    ClientEvents,
+    /// `subscriptions_per_second`.
+    Subscriptions,
+    /// `max_channels_per_socket`.
+    Channels,
+    /// `max_presence_members`.
+    PresenceMembers,
+    /// `max_user_info_bytes`.
+    UserInfo,
+    /// `http_api_requests_per_second`.
+    HttpApi,
+}
+
+impl Limit {
+    /// Every limit, in the order of the per-app counters.
+    const ALL: [Limit; 7] = [
+        Limit::Messages,
+        Limit::ClientEvents,
+        Limit::Subscriptions,
+        Limit::Channels,
+        Limit::PresenceMembers,
+        Limit::UserInfo,
+        Limit::HttpApi,
+    ];
+
+    /// The label value.
+    fn as_str(self) -> &'static str {
+        match self {
+            Limit::Messages => "messages",
+            Limit::ClientEvents => "client_events",
+            Limit::Subscriptions => "subscriptions",
+            Limit::Channels => "channels",
+            Limit::PresenceMembers => "presence_members",
+            Limit::UserInfo => "user_info",
+            Limit::HttpApi => "http_api",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabel {
     app_id: String,
     outcome: &'static str,
@@ -108,7 +160,7 @@ struct Families {
     http_requests: Per<HttpLabel, Counter>,
     delivery_latency: Family<AppLabel, Latency, fn() -> Latency>,
     evictions: Per<AppLabel, Counter>,
-    rate_limited: Per<AppLabel, Counter>,
+    rate_limited: Per<LimitLabel, Counter>,
     webhook_deliveries: Per<OutcomeLabel, Counter>,
     webhook_retries: Per<AppLabel, Counter>,
     webhook_dead_letters: Per<AppLabel, Counter>,
@@ -144,6 +196,7 @@ pub(crate) struct Metrics {
     registry: Registry,
     families: Families,
     redis: RedisMetrics,
+    sockets: SocketMetrics,
 }
 
 impl Metrics {
@@ -153,6 +206,10 @@ impl Metrics {
         let redis = RedisHandles {
             connected: Gauge::default(),
             roundtrip: Latency::new(latency::ROUNDTRIP_BOUNDS),
+        };
+        let sockets = SocketHandles {
+            open: Gauge::default(),
+            refused: Counter::default(),
         };
         let mut registry = Registry::with_prefix("clarion");
         let f = families.clone();
@@ -227,7 +284,7 @@ impl Metrics {
         );
         r.register(
             "rate_limited",
-            "Client messages refused by the app's rate limit",
+            "Requests refused by one of the app's limits, by limit",
             f.rate_limited,
         );
         r.register(
@@ -256,10 +313,21 @@ impl Metrics {
             Unit::Seconds,
             redis.roundtrip.clone(),
         );
+        r.register(
+            "sockets_open",
+            "TCP connections open (WebSockets, HTTP requests, event streams), counted against server.max_sockets",
+            sockets.open.clone(),
+        );
+        r.register(
+            "sockets_refused",
+            "TCP connections answered 503 and closed at once: the process held server.max_sockets connections",
+            sockets.refused.clone(),
+        );
         Metrics {
             registry,
             families,
             redis: RedisMetrics(Some(Arc::new(redis))),
+            sockets: SocketMetrics(Some(Arc::new(sockets))),
         }
     }
 
@@ -298,7 +366,12 @@ impl Metrics {
             http_requests: f.http_requests.clone(),
             latency: f.delivery_latency.get_or_create_owned(&app),
             evictions: f.evictions.get_or_create_owned(&app),
-            rate_limited: f.rate_limited.get_or_create_owned(&app),
+            rate_limited: Limit::ALL.map(|limit| {
+                f.rate_limited.get_or_create_owned(&LimitLabel {
+                    app_id: app_id.to_owned(),
+                    limit: limit.as_str(),
+                })
+            }),
             webhook_delivered: outcome("delivered"),
             webhook_failed: outcome("failed"),
             webhook_retries: f.webhook_retries.get_or_create_owned(&app),
@@ -309,6 +382,11 @@ impl Metrics {
     /// The Redis link's handles.
     pub(crate) fn redis(&self) -> RedisMetrics {
         self.redis.clone()
+    }
+
+    /// The socket budget's handles.
+    pub(crate) fn sockets(&self) -> SocketMetrics {
+        self.sockets.clone()
     }
 
     /// Every metric in the Prometheus text format (0.0.4).
@@ -343,7 +421,8 @@ struct AppHandles {
     http_requests: Per<HttpLabel, Counter>,
     latency: Latency,
     evictions: Counter,
-    rate_limited: Counter,
+    /// One per [`Limit`], in [`Limit::ALL`] order.
+    rate_limited: [Counter; Limit::ALL.len()],
     webhook_delivered: Counter,
     webhook_failed: Counter,
     webhook_retries: Counter,
@@ -481,10 +560,10 @@ impl AppMetrics {
         }
     }
 
-    /// A client message was refused by the rate limit.
-    pub(crate) fn rate_limited(&self) {
+    /// Something was refused by the app's `limit`.
+    pub(crate) fn limited(&self, limit: Limit) {
         if let Some(m) = self.on() {
-            m.rate_limited.inc();
+            m.rate_limited[limit as usize].inc();
         }
     }
 
@@ -560,6 +639,40 @@ impl RedisMetrics {
     pub(crate) fn roundtrip(&self, elapsed: Duration) {
         if let Some(m) = &self.0 {
             m.roundtrip.observe(elapsed);
+        }
+    }
+}
+
+/// The socket budget's handles (node-wide, no `app_id`); empty when
+/// metrics are off. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SocketMetrics(Option<Arc<SocketHandles>>);
+
+#[derive(Debug)]
+struct SocketHandles {
+    open: Gauge,
+    refused: Counter,
+}
+
+impl SocketMetrics {
+    /// A connection took a place in the budget.
+    pub(crate) fn opened(&self) {
+        if let Some(m) = &self.0 {
+            m.open.inc();
+        }
+    }
+
+    /// A connection left the budget.
+    pub(crate) fn closed(&self) {
+        if let Some(m) = &self.0 {
+            m.open.dec();
+        }
+    }
+
+    /// A connection was refused with 503: the budget was spent.
+    pub(crate) fn refused(&self) {
+        if let Some(m) = &self.0 {
+            m.refused.inc();
         }
     }
 }

@@ -10,7 +10,8 @@ use crate::apps::AppRegistry;
 use crate::config::ServerConfig;
 use crate::dashboard::Access;
 use crate::lifecycle::LifecycleBus;
-use crate::metrics::Metrics;
+use crate::limits::sockets::SocketBudget;
+use crate::metrics::{Metrics, SocketMetrics};
 use crate::shutdown::Shutdown;
 use crate::webhooks::Webhooks;
 
@@ -33,6 +34,9 @@ pub struct Node {
     open: AtomicUsize,
     /// Most WebSocket connections this process accepts.
     pub(crate) capacity: usize,
+    /// Every TCP connection this process holds, against
+    /// `server.max_sockets`.
+    pub(crate) sockets: Arc<SocketBudget>,
     /// The metrics registry, while metrics or the dashboard are on.
     pub(crate) metrics: Option<Arc<Metrics>>,
     /// `GET /metrics` is served on the main listener (metrics on, no
@@ -51,7 +55,12 @@ impl Node {
         webhooks: Webhooks,
         capacity: usize,
     ) -> Self {
+        let sockets = Arc::new(SocketBudget::new(
+            server.max_sockets,
+            SocketMetrics::default(),
+        ));
         Node {
+            sockets,
             server,
             apps,
             adapter,
@@ -75,6 +84,10 @@ impl Node {
         dashboard: Option<Access>,
     ) -> Self {
         self.metrics_route = route && metrics.is_some();
+        if let Some(metrics) = &metrics {
+            let budget = SocketBudget::new(self.server.max_sockets, metrics.sockets());
+            self.sockets = Arc::new(budget);
+        }
         self.metrics = metrics;
         self.dashboard = dashboard;
         self

@@ -18,7 +18,9 @@
 //!   Redis side starts only at start-up.
 //!
 //! What a kept app's change means for a socket that is already open: the
-//! secret, quota, rate limit, client-event rules and history apply at once;
+//! secret, quota, rate limit, the limits of `limits.rs` (channels per socket,
+//! presence members, `user_info` size, client-event, subscription and HTTP
+//! API rates), client-event rules and history apply at once;
 //! the ping interval from its next ping; `activity_timeout`,
 //! `max_message_size`, `allowed_origins` and `user_authentication_timeout`
 //! are checked or sent when a socket connects, so they apply to new ones.
@@ -72,6 +74,7 @@ fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
         drain_pause,
         drain_spread,
         max_connections,
+        max_sockets,
         outbound_queue_capacity,
         write_timeout,
         auth_timestamp_window,
@@ -96,6 +99,7 @@ fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
             "server.max_connections",
             *max_connections != old.max_connections,
         ),
+        ("server.max_sockets", *max_sockets != old.max_sockets),
         (
             "server.outbound_queue_capacity",
             *outbound_queue_capacity != old.outbound_queue_capacity,

@@ -5,7 +5,9 @@
 //! `/broadcasting/…` the built-in channel-authorisation endpoint, `/up` the
 //! health check, `/ready` the readiness check, `/metrics` and
 //! `/dashboard…` the operator's), spawns tracked tasks and drains them on
-//! shutdown (`drain.rs`). Nothing depends on this module.
+//! shutdown (`drain.rs`). Every accepted connection takes a place in the
+//! socket budget first (`limits/sockets.rs`): past `max_sockets` it is
+//! answered 503 and closed. Nothing depends on this module.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -35,6 +37,7 @@ use crate::config::Config;
 use crate::connection::{self, Admission, ReadHalf};
 use crate::dashboard::{self, Access};
 use crate::drain;
+use crate::limits::sockets::{self, SocketPermit};
 use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::webhooks::Webhooks;
@@ -229,11 +232,19 @@ async fn accept_until(listener: &TcpListener, node: &Arc<Node>, until: impl Futu
             _ = &mut until => return,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    // At `max_sockets` the connection is answered 503 and
+                    // closed: accepted sockets keep the descriptors left.
+                    let Some(permit) = node.sockets.admit() else {
+                        tracing::debug!(%peer, open = node.sockets.open(), "at max_sockets: 503");
+                        sockets::refuse(&node.sockets, stream);
+                        continue;
+                    };
                     let _ = stream.set_nodelay(true);
-                    serve_connection(node, stream, peer);
+                    serve_connection(node, stream, peer, permit);
                 }
                 Err(e) => {
-                    // Out of file descriptors or a transient error: back off
+                    // Out of file descriptors (the reserve was spent by
+                    // something else) or a transient error: back off
                     // instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -243,9 +254,21 @@ async fn accept_until(listener: &TcpListener, node: &Arc<Node>, until: impl Futu
     }
 }
 
-fn serve_connection(node: &Arc<Node>, stream: tokio::net::TcpStream, peer: SocketAddr) {
+fn serve_connection(
+    node: &Arc<Node>,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    permit: SocketPermit,
+) {
     let service_node = node.clone();
-    let service = service_fn(move |req| route(service_node.clone(), req));
+    // The connection's place in the socket budget lives as long as the
+    // service (the HTTP connection) and, through the request, any
+    // WebSocket task an upgrade hands the socket to.
+    let permit = Arc::new(permit);
+    let service = service_fn(move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(permit.clone());
+        route(service_node.clone(), req)
+    });
     let conn = http1::Builder::new()
         .max_buf_size(node.server.max_request_size.max(8192))
         .serve_connection(TokioIo::new(stream), service)
@@ -411,10 +434,13 @@ fn upgrade(node: &Arc<Node>, mut req: Request<Incoming>, key: &str) -> HttpRespo
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let max_message = app.as_ref().map_or(10_000, |a| a.config().max_message_size);
+    let permit = req.extensions().get::<Arc<SocketPermit>>().cloned();
     let on_upgrade = hyper::upgrade::on(&mut req);
     drop(req);
     let slot = node.claim_slot();
     node.shutdown.tracker.spawn(Box::pin(async move {
+        // Holds the socket's place in the budget until the socket closes.
+        let _permit = permit;
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(e) => {

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use crate::apps::App;
 use crate::channels::Member;
 use crate::lifecycle::LifecycleEvent;
+use crate::metrics::Limit;
 use crate::node::Node;
 use crate::outbound::{Frame, SocketHandle};
 use crate::protocol::{ChannelName, ServerEvent, SocketId};
@@ -66,6 +67,10 @@ pub(crate) struct Transition {
     pub(crate) node_member: Option<MemberChange>,
     /// Subscriptions on the channel on this node after the change.
     pub(crate) subscription_count: usize,
+    /// The subscribe was refused: the presence channel is at the app's
+    /// `max_presence_members` and the user is not on it yet. Nothing
+    /// changed and nothing was sent.
+    pub(crate) full: bool,
 }
 
 /// Subscribes `socket_id` (whose queue is `handle`) to `channel`, as
@@ -80,13 +85,27 @@ pub(crate) fn subscribe(
 ) -> Transition {
     // Register before acknowledging: the ack is queued by the registry
     // under the channel's guard, after the socket is in place.
-    let outcome = app.channels.subscribe(
+    let (count_events, max_members) = {
+        let config = app.config();
+        (
+            config.subscription_count_events,
+            config.max_presence_members,
+        )
+    };
+    let Some(outcome) = app.channels.subscribe_within(
         channel,
         socket_id,
         handle,
         member,
-        app.config().subscription_count_events,
-    );
+        count_events,
+        max_members,
+    ) else {
+        app.metrics.limited(Limit::PresenceMembers);
+        return Transition {
+            full: true,
+            ..Transition::default()
+        };
+    };
     if outcome.already {
         return Transition {
             subscription_count: outcome.subscription_count,
@@ -122,6 +141,7 @@ pub(crate) fn subscribe(
         member: outcome.member_added.map(MemberChange::Added),
         node_member,
         subscription_count: outcome.subscription_count,
+        full: false,
     };
     announce(node, app, channel, &transition);
     transition
@@ -158,6 +178,7 @@ pub(crate) fn unsubscribe(
         member: outcome.member_removed.map(MemberChange::Removed),
         node_member,
         subscription_count: outcome.subscription_count,
+        full: false,
     };
     announce(node, app, channel, &transition);
     transition

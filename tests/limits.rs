@@ -163,7 +163,7 @@ async fn rate_limit_refuses_messages_over_the_limit_with_4301() {
     assert_eq!((code, message.as_str()), (4301, "Rate limit exceeded"));
     assert_eq!(
         server
-            .metric("clarion_rate_limited_total{app_id=\"1000\"}")
+            .metric("clarion_rate_limited_total{app_id=\"1000\",limit=\"messages\"}")
             .await,
         Some(1.0)
     );

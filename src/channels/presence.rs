@@ -203,6 +203,12 @@ impl PresenceRoster {
             .map(|e| &e.member)
     }
 
+    /// Whether `user_id` would be a new member of a roster that already
+    /// has `max` members.
+    pub(crate) fn is_full(&self, user_id: &str, max: usize) -> bool {
+        self.members.len() >= max && !self.members.contains_key(user_id)
+    }
+
     /// Number of distinct users.
     pub(crate) fn user_count(&self) -> usize {
         self.members.len()

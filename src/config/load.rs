@@ -95,6 +95,7 @@ pub(super) const ENV_VARS: &[&str] = &[
     "CLARION_DRAIN_PAUSE",
     "CLARION_DRAIN_SPREAD",
     "CLARION_MAX_CONNECTIONS",
+    "CLARION_MAX_SOCKETS",
     "CLARION_OUTBOUND_QUEUE_CAPACITY",
     "CLARION_WRITE_TIMEOUT",
     "CLARION_WORKER_THREADS",
@@ -118,6 +119,12 @@ pub(super) const ENV_VARS: &[&str] = &[
     "REVERB_APP_RATE_LIMITING_DECAY_SECONDS",
     "REVERB_APP_RATE_LIMIT_TERMINATE",
     "REVERB_APP_ALLOWED_ORIGINS",
+    "CLARION_MAX_CHANNELS_PER_SOCKET",
+    "CLARION_MAX_PRESENCE_MEMBERS",
+    "CLARION_MAX_USER_INFO_BYTES",
+    "CLARION_CLIENT_EVENTS_PER_SECOND",
+    "CLARION_SUBSCRIPTIONS_PER_SECOND",
+    "CLARION_HTTP_API_REQUESTS_PER_SECOND",
     "CLARION_AUTH_JWT_SECRET",
     "CLARION_AUTH_JWT_PUBLIC_KEY",
     "CLARION_AUTH_JWT_ALGORITHM",
@@ -137,11 +144,25 @@ pub(super) const ENV_VARS: &[&str] = &[
     "CLARION_SCALING_NODE_TIMEOUT_MS",
 ];
 
+/// The variables of the env app's limits, in the order of the
+/// `AppConfig` fields they set (`max_channels_per_socket` …
+/// `http_api_requests_per_second`); 0 means unlimited for each.
+const APP_LIMIT_VARS: [&str; 6] = [
+    "CLARION_MAX_CHANNELS_PER_SOCKET",
+    "CLARION_MAX_PRESENCE_MEMBERS",
+    "CLARION_MAX_USER_INFO_BYTES",
+    "CLARION_CLIENT_EVENTS_PER_SECOND",
+    "CLARION_SUBSCRIPTIONS_PER_SECOND",
+    "CLARION_HTTP_API_REQUESTS_PER_SECOND",
+];
+
 /// Whether `var` is a per-app option of the env app (a `REVERB_APP_*`
-/// variable beyond id, key and secret, or a `CLARION_AUTH_JWT_*` one).
+/// variable beyond id, key and secret, a `CLARION_AUTH_JWT_*` or
+/// `CLARION_WEBHOOK_*` one, or one of [`APP_LIMIT_VARS`]).
 fn is_app_option(var: &str) -> bool {
     var.starts_with("CLARION_AUTH_JWT_")
         || var.starts_with("CLARION_WEBHOOK_")
+        || APP_LIMIT_VARS.contains(&var)
         || (var.starts_with("REVERB_APP_")
             && !matches!(
                 var,
@@ -384,6 +405,9 @@ fn apply_server(env: &Env, cfg: &mut Config) -> Result<(), ConfigError> {
     if let Some(max) = env.positive("CLARION_MAX_CONNECTIONS")? {
         s.max_connections = Some(max);
     }
+    if let Some(max) = env.positive("CLARION_MAX_SOCKETS")? {
+        s.max_sockets = Some(max);
+    }
     set(
         &mut s.outbound_queue_capacity,
         env.positive("CLARION_OUTBOUND_QUEUE_CAPACITY")?,
@@ -601,8 +625,34 @@ fn apply_app(
             .map(str::to_owned)
             .collect();
     }
+    apply_limits(env, app)?;
     apply_auth(env, app)?;
     apply_webhook(env, app)
+}
+
+/// Applies [`APP_LIMIT_VARS`] to the env app.
+fn apply_limits(env: &Env, app: &mut AppConfig) -> Result<(), ConfigError> {
+    let count = "expected a whole number (0 for unlimited)";
+    let [channels, members, info, client_events, subscriptions, http] = APP_LIMIT_VARS;
+    set(
+        &mut app.max_channels_per_socket,
+        env.parse(channels, count)?,
+    );
+    set(&mut app.max_presence_members, env.parse(members, count)?);
+    set(&mut app.max_user_info_bytes, env.parse(info, count)?);
+    set(
+        &mut app.client_events_per_second,
+        env.parse(client_events, count)?,
+    );
+    set(
+        &mut app.subscriptions_per_second,
+        env.parse(subscriptions, count)?,
+    );
+    set(
+        &mut app.http_api_requests_per_second,
+        env.parse(http, count)?,
+    );
+    Ok(())
 }
 
 /// `CLARION_WEBHOOK_URL` adds a webhook target to the env app (replacing

@@ -13,6 +13,8 @@ use crate::auth::{self, AuthError};
 use crate::channels::{InvalidMember, Member};
 use crate::config::ClientEventsFrom;
 use crate::lifecycle::LifecycleEvent;
+use crate::limits::SocketLimits;
+use crate::metrics::Limit;
 use crate::node::Node;
 use crate::outbound::{Frame, SocketHandle};
 use crate::protocol::{ChannelKind, ChannelName, ClientEvent, ErrorCode, ServerEvent, SocketId};
@@ -37,6 +39,19 @@ enum SubscribeRefused {
     /// A `#server-to-user-` channel of another user, or before sign-in.
     #[error("server-to-user channel of another user")]
     OtherUser,
+    /// The member's `user_info` is over the app's `max_user_info_bytes`.
+    #[error("user_info of {0} bytes is over max_user_info_bytes")]
+    UserInfoTooLarge(usize),
+}
+
+impl SubscribeRefused {
+    /// The error the client is sent: 4009, or 4004 for a quota.
+    fn code(&self) -> ErrorCode {
+        match self {
+            SubscribeRefused::UserInfoTooLarge(_) => ErrorCode::UserInfoTooLarge,
+            _ => ErrorCode::Unauthorized,
+        }
+    }
 }
 
 /// Why a `pusher:signin` was refused (always 4009, then closed).
@@ -91,6 +106,8 @@ pub(crate) struct Session {
     /// The user this socket signed in as (`pusher:signin`).
     user_id: Option<Arc<str>>,
     rate: Option<RateWindow>,
+    /// Client-event and subscription rate buckets (`limits.rs`).
+    limits: SocketLimits,
 }
 
 impl Session {
@@ -109,6 +126,7 @@ impl Session {
             channels: Vec::new(),
             user_id: None,
             rate: None,
+            limits: SocketLimits::new(Instant::now()),
         }
     }
 
@@ -194,7 +212,7 @@ impl Session {
         if rate.count <= limits.max_attempts {
             return None;
         }
-        self.app.metrics.rate_limited();
+        self.app.metrics.limited(Limit::Messages);
         if limits.terminate_on_limit {
             Some(Flow::Close(ErrorCode::RateLimitExceeded))
         } else {
@@ -209,6 +227,9 @@ impl Session {
         auth_token: Option<&str>,
         channel_data: Option<&str>,
     ) -> Flow {
+        if let Some(refused) = self.over_subscription_limits(name) {
+            return self.error(refused);
+        }
         let Ok(channel) = ChannelName::parse(name) else {
             return self.error(ErrorCode::InvalidMessageFormat);
         };
@@ -216,7 +237,10 @@ impl Session {
             Ok(member) => member,
             Err(reason) => {
                 tracing::debug!(socket_id = %self.socket_id, channel = name, %reason, "subscription refused");
-                return self.error(ErrorCode::Unauthorized);
+                if matches!(reason, SubscribeRefused::UserInfoTooLarge(_)) {
+                    self.app.metrics.limited(Limit::UserInfo);
+                }
+                return self.error(reason.code());
             }
         };
         let transition = subscriptions::subscribe(
@@ -227,10 +251,43 @@ impl Session {
             &channel,
             member.as_ref(),
         );
+        if transition.full {
+            tracing::debug!(socket_id = %self.socket_id, channel = name, "presence channel full");
+            return self.error(ErrorCode::PresenceChannelFull);
+        }
         if transition.changed {
             self.channels.push(channel);
         }
         Flow::Continue
+    }
+
+    /// The socket's subscription rate and channel quota, checked before
+    /// anything else (no signature is verified for a refused subscribe).
+    /// A repeated subscribe to a channel the socket is on is not a new
+    /// channel, but it is a request.
+    fn over_subscription_limits(&mut self, name: &str) -> Option<ErrorCode> {
+        let config = self.app.config();
+        let max_channels = config.max_channels_per_socket;
+        // The burst lets a reconnecting client subscribe to every channel
+        // it may hold at once.
+        let burst = match max_channels {
+            0 => 100,
+            n => u32::try_from(n).unwrap_or(u32::MAX),
+        };
+        let per_second = config.subscriptions_per_second;
+        if !self
+            .limits
+            .subscription(Instant::now(), per_second, burst.max(per_second))
+        {
+            self.app.metrics.limited(Limit::Subscriptions);
+            return Some(ErrorCode::SubscriptionRateLimited);
+        }
+        let is_new = !self.channels.iter().any(|c| c.as_str() == name);
+        if max_channels > 0 && is_new && self.channels.len() >= max_channels {
+            self.app.metrics.limited(Limit::Channels);
+            return Some(ErrorCode::OverChannelQuota);
+        }
+        None
     }
 
     /// Checks a subscription's auth; returns the member on presence channels.
@@ -274,7 +331,13 @@ impl Session {
                     Some(data),
                     auth_token,
                 )?;
-                Ok(Some(Member::from_channel_data(data)?))
+                let member = Member::from_channel_data(data)?;
+                let info = member.user_info_json.as_deref().map_or(0, str::len);
+                let max = config.max_user_info_bytes;
+                if max > 0 && info > max {
+                    return Err(SubscribeRefused::UserInfoTooLarge(info));
+                }
+                Ok(Some(member))
             }
         }
     }
@@ -291,6 +354,13 @@ impl Session {
         let config = self.app.config();
         if config.accept_client_events_from == ClientEventsFrom::None {
             return self.error(ErrorCode::ClientEventsDisabled);
+        }
+        if !self
+            .limits
+            .client_event(Instant::now(), config.client_events_per_second)
+        {
+            self.app.metrics.limited(Limit::ClientEvents);
+            return self.error(ErrorCode::ClientEventRateLimited);
         }
         let Ok(channel) = ChannelName::parse(name) else {
             return self.error(ErrorCode::InvalidMessageFormat);

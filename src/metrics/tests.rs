@@ -66,7 +66,9 @@ fn every_documented_metric_is_exported() {
     app.connection_closed(4100);
     app.received(10);
     app.evicted();
-    app.rate_limited();
+    app.limited(Limit::Messages);
+    app.limited(Limit::HttpApi);
+    app.limited(Limit::HttpApi);
     app.http_request("events", 200);
     app.webhook_delivery(WebhookOutcome::Delivered);
     app.webhook_delivery(WebhookOutcome::Failed);
@@ -74,6 +76,11 @@ fn every_documented_metric_is_exported() {
     app.webhook_dead_letter();
     metrics.redis().connected(true);
     metrics.redis().roundtrip(Duration::from_micros(300));
+    let sockets = metrics.sockets();
+    sockets.opened();
+    sockets.opened();
+    sockets.closed();
+    sockets.refused();
     let text = metrics.render();
     for line in [
         "clarion_connections_opened_total{app_id=\"a1\"} 1",
@@ -81,7 +88,9 @@ fn every_documented_metric_is_exported() {
         "clarion_messages_received_total{app_id=\"a1\"} 1",
         "clarion_messages_received_bytes_total{app_id=\"a1\"} 10",
         "clarion_queue_evictions_total{app_id=\"a1\"} 1",
-        "clarion_rate_limited_total{app_id=\"a1\"} 1",
+        "clarion_rate_limited_total{app_id=\"a1\",limit=\"messages\"} 1",
+        "clarion_rate_limited_total{app_id=\"a1\",limit=\"http_api\"} 2",
+        "clarion_rate_limited_total{app_id=\"a1\",limit=\"user_info\"} 0",
         "clarion_http_requests_total{app_id=\"a1\",endpoint=\"events\",status=\"200\"} 1",
         "clarion_webhook_deliveries_total{app_id=\"a1\",outcome=\"delivered\"} 1",
         "clarion_webhook_deliveries_total{app_id=\"a1\",outcome=\"failed\"} 1",
@@ -89,6 +98,8 @@ fn every_documented_metric_is_exported() {
         "clarion_webhook_dead_letters_total{app_id=\"a1\"} 1",
         "clarion_redis_connected 1",
         "clarion_redis_roundtrip_seconds_count 1",
+        "clarion_sockets_open 1",
+        "clarion_sockets_refused_total 1",
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
     }

@@ -7,6 +7,16 @@
 //! | 4100–4199 | back off: reconnect after at least one second |
 //! | 4200–4299 | reconnect immediately |
 //! | 4300–4399 | other errors (after the handshake: reported, socket kept) |
+//!
+//! The app's limits (`limits.rs`) follow one rule: a *quota* (channels per
+//! socket, members per presence channel, `user_info` size) refuses the one
+//! request with 4004 — asking again unchanged cannot succeed — and a *rate*
+//! (client events, subscriptions per second) refuses it with 4301 — asking
+//! again later can. Either way the socket stays open and keeps everything
+//! else it had: closing it would make pusher-js reconnect and ask for the
+//! same channels again (4100–4299) or give up on the whole connection
+//! (4000–4099). pusher-js reports the `pusher:error` as a connection
+//! `error` event and changes nothing else.
 
 /// Every `pusher:error` this server sends, with its code and exact message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +25,15 @@ pub enum ErrorCode {
     ApplicationDoesNotExist,
     /// 4004: the app is at its `max_connections`.
     OverConnectionQuota,
+    /// 4004: a subscribe beyond the socket's `max_channels_per_socket`
+    /// (socket kept).
+    OverChannelQuota,
+    /// 4004: a new member for a presence channel at its
+    /// `max_presence_members` (socket kept).
+    PresenceChannelFull,
+    /// 4004: a presence `user_info` over `max_user_info_bytes` (socket
+    /// kept).
+    UserInfoTooLarge,
     /// 4009: the `Origin` header is not in the app's `allowed_origins`.
     OriginNotAllowed,
     /// 4009: bad or missing channel auth on subscribe.
@@ -42,6 +61,10 @@ pub enum ErrorCode {
     PongNotReceived,
     /// 4301: the per-socket message rate limit was exceeded.
     RateLimitExceeded,
+    /// 4301: a client event beyond `client_events_per_second` (dropped).
+    ClientEventRateLimited,
+    /// 4301: a subscribe beyond `subscriptions_per_second` (refused).
+    SubscriptionRateLimited,
     /// 4301: the app does not accept client events.
     ClientEventsDisabled,
     /// 4301: client events are not allowed on this kind of channel.
@@ -54,13 +77,17 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             ApplicationDoesNotExist => 4001,
-            OverConnectionQuota => 4004,
+            OverConnectionQuota | OverChannelQuota | PresenceChannelFull | UserInfoTooLarge => 4004,
             OriginNotAllowed | Unauthorized | NotAMember | SigninFailed | WatchlistTooLong
             | SigninTimeout | TerminatedByApp => 4009,
             OverCapacity | ServerOverCapacity => 4100,
             InvalidMessageFormat | ServerShuttingDown => 4200,
             PongNotReceived => 4201,
-            RateLimitExceeded | ClientEventsDisabled | ClientEventsNotAllowedOnChannel => 4301,
+            RateLimitExceeded
+            | ClientEventRateLimited
+            | SubscriptionRateLimited
+            | ClientEventsDisabled
+            | ClientEventsNotAllowedOnChannel => 4301,
         }
     }
 
@@ -70,6 +97,9 @@ impl ErrorCode {
         match self {
             ApplicationDoesNotExist => "Application does not exist",
             OverConnectionQuota => "Application is over connection quota",
+            OverChannelQuota => "Subscription refused: the connection is at its channel limit",
+            PresenceChannelFull => "Subscription refused: the presence channel is full",
+            UserInfoTooLarge => "Subscription refused: user_info is too large",
             OriginNotAllowed => "Origin not allowed",
             Unauthorized => "Connection is unauthorized",
             NotAMember => "The client is not a member of the specified channel.",
@@ -83,6 +113,8 @@ impl ErrorCode {
             ServerShuttingDown => "Server shutting down",
             PongNotReceived => "Pong reply not received in time",
             RateLimitExceeded => "Rate limit exceeded",
+            ClientEventRateLimited => "Client event rejected due to rate limit",
+            SubscriptionRateLimited => "Subscription rejected due to rate limit",
             ClientEventsDisabled => "The app does not have client messaging enabled.",
             ClientEventsNotAllowedOnChannel => {
                 "Client events are only allowed on private and presence channels"

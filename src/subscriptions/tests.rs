@@ -43,6 +43,7 @@ fn presence_transitions_once_per_user_and_channel() {
             member: Some(MemberChange::Added("ann".into())),
             node_member: Some(MemberChange::Added("ann".into())),
             subscription_count: 1,
+            full: false,
         }
     );
     let again = subscribe(&node, &app, s1, &h1, &channel, Some(&ann));
@@ -98,4 +99,85 @@ fn cache_channels_replay_the_last_event_or_say_miss() {
         .collect();
     assert_eq!(frames.len(), 2, "{frames:?}");
     assert_eq!(frames[1], r#"{"event":"tick"}"#);
+}
+
+#[test]
+fn a_full_presence_channel_refuses_new_users_but_not_more_tabs() {
+    let config = AppConfig {
+        max_presence_members: 2,
+        ..AppConfig::development()
+    };
+    let apps = Arc::new(AppRegistry::new(&[config]));
+    let app = apps.iter().next().expect("one app").clone();
+    let node = Node::new(
+        ServerConfig::default(),
+        apps,
+        Arc::new(LocalAdapter),
+        crate::webhooks::Webhooks::inert(),
+        16,
+    );
+    let channel = ChannelName::parse("presence-room").expect("valid");
+    let handles: Vec<SocketHandle> = (0..4).map(|_| SocketHandle::new(16)).collect();
+    let ids: Vec<SocketId> = (1..=4).map(|i| SocketId::new(i, i)).collect();
+    assert!(
+        !subscribe(
+            &node,
+            &app,
+            ids[0],
+            &handles[0],
+            &channel,
+            Some(&member("ann"))
+        )
+        .full
+    );
+    // A member another node reported takes a place too.
+    app.channels.remote_join(&channel, 9, &member("bob"));
+    let _ = std::iter::from_fn(|| handles[0].pop()).count();
+
+    let refused = subscribe(
+        &node,
+        &app,
+        ids[1],
+        &handles[1],
+        &channel,
+        Some(&member("cy")),
+    );
+    assert_eq!(
+        refused,
+        Transition {
+            full: true,
+            ..Transition::default()
+        }
+    );
+    assert!(
+        handles[1].pop().is_none(),
+        "nothing is sent to the refused socket"
+    );
+    assert!(
+        handles[0].pop().is_none(),
+        "no member_added for a refused user"
+    );
+    assert_eq!(app.channels.subscription(channel.as_str(), ids[1]), None);
+
+    // Ann's second tab is not a new member.
+    let tab = subscribe(
+        &node,
+        &app,
+        ids[2],
+        &handles[2],
+        &channel,
+        Some(&member("ann")),
+    );
+    assert!(tab.changed && !tab.full);
+    // Once bob leaves everywhere, cy gets the place.
+    app.channels.remote_leave(channel.as_str(), 9, "bob");
+    let cy = subscribe(
+        &node,
+        &app,
+        ids[3],
+        &handles[3],
+        &channel,
+        Some(&member("cy")),
+    );
+    assert_eq!(cy.member, Some(MemberChange::Added("cy".into())));
 }

@@ -26,7 +26,28 @@ impl Process {
     /// Starts the binary with `args` and only `env` (plus `RUST_LOG=info`)
     /// in its environment, and waits for its "listening on" line.
     pub(crate) async fn start(args: &[&str], env: &[(&str, &str)]) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_clarion"))
+        let command = Command::new(env!("CARGO_BIN_EXE_clarion"));
+        Process::spawn(command, args, env).await
+    }
+
+    /// Like [`start`](Process::start), with the open-file limit (soft and
+    /// hard, so the binary cannot raise it) lowered to `nofile` by the
+    /// shell that execs it.
+    pub(crate) async fn start_with_nofile(
+        nofile: u64,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Process {
+        let mut command = Command::new("/bin/sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_clarion"));
+        Process::spawn(command, args, env).await
+    }
+
+    async fn spawn(mut command: Command, args: &[&str], env: &[(&str, &str)]) -> Process {
+        let mut child = command
             .args(["--host", "127.0.0.1", "--port", "0"])
             .args(args)
             .env_clear()
@@ -78,6 +99,15 @@ impl Process {
             Ok(Some(line)) => line,
             _ => panic!("no log line with {needle:?} in {:#?}", self.seen),
         }
+    }
+
+    /// Every log line read so far and any already waiting: for checking
+    /// that something was *not* logged, after a barrier.
+    pub(crate) fn lines_so_far(&mut self) -> &[String] {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        &self.seen
     }
 
     /// Sends `signal` (`TERM`, `INT`, `HUP`, …) to the process.

@@ -123,6 +123,7 @@ fn sample_config_commented_out_options_are_valid() {
         .join("\n");
     let cfg = ok(Some(&uncommented), None, &[]);
     assert_eq!(cfg.server.max_connections, Some(10_000));
+    assert_eq!(cfg.server.max_sockets, Some(10_100));
     assert_eq!(cfg.server.drain_spread, Some(8));
     assert_eq!(cfg.apps[0].max_connections, Some(1_000));
     assert_eq!(cfg.apps[0].user_authentication_timeout, Some(30));
@@ -182,6 +183,7 @@ fn every_server_and_scaling_variable_is_mapped() {
             ("CLARION_DRAIN_PAUSE", "0"),
             ("CLARION_DRAIN_SPREAD", "4"),
             ("CLARION_MAX_CONNECTIONS", "500"),
+            ("CLARION_MAX_SOCKETS", "600"),
             ("CLARION_OUTBOUND_QUEUE_CAPACITY", "64"),
             ("CLARION_WRITE_TIMEOUT", "3"),
             ("CLARION_AUTH_TIMESTAMP_WINDOW", "0"),
@@ -204,6 +206,7 @@ fn every_server_and_scaling_variable_is_mapped() {
         drain_pause: 0,
         drain_spread: Some(4),
         max_connections: Some(500),
+        max_sockets: Some(600),
         outbound_queue_capacity: 64,
         write_timeout: 3,
         auth_timestamp_window: 0,
@@ -249,6 +252,12 @@ fn every_app_variable_is_mapped() {
                 "REVERB_APP_ALLOWED_ORIGINS",
                 " example.com, *.example.org ,,",
             ),
+            ("CLARION_MAX_CHANNELS_PER_SOCKET", "0"),
+            ("CLARION_MAX_PRESENCE_MEMBERS", "250"),
+            ("CLARION_MAX_USER_INFO_BYTES", "1000"),
+            ("CLARION_CLIENT_EVENTS_PER_SECOND", "10"),
+            ("CLARION_SUBSCRIPTIONS_PER_SECOND", "5"),
+            ("CLARION_HTTP_API_REQUESTS_PER_SECOND", "200"),
         ],
     );
     let app = AppConfig {
@@ -267,6 +276,12 @@ fn every_app_variable_is_mapped() {
             decay_seconds: 5,
             terminate_on_limit: true,
         },
+        max_channels_per_socket: 0,
+        max_presence_members: 250,
+        max_user_info_bytes: 1000,
+        client_events_per_second: 10,
+        subscriptions_per_second: 5,
+        http_api_requests_per_second: 200,
         ..AppConfig::default()
     };
     assert_eq!(cfg.apps, vec![app]);
@@ -731,6 +746,7 @@ fn zero_limits_in_the_file_are_rejected() {
     for (section, option) in [
         ("[server]", "max_request_size"),
         ("[server]", "max_connections"),
+        ("[server]", "max_sockets"),
         ("[server]", "outbound_queue_capacity"),
         ("[server]", "write_timeout"),
         ("[scaling]", "query_timeout_ms"),

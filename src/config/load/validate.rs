@@ -57,6 +57,7 @@ pub(super) fn validate(
     let positive = [
         ("server.max_request_size", s.max_request_size == 0),
         ("server.max_connections", s.max_connections == Some(0)),
+        ("server.max_sockets", s.max_sockets == Some(0)),
         ("server.worker_threads", s.worker_threads == Some(0)),
         (
             "server.outbound_queue_capacity",
