@@ -65,7 +65,10 @@ fn every_documented_metric_is_exported() {
     app.connection_opened();
     app.connection_closed(4100);
     app.received(10);
-    app.evicted();
+    app.evicted(Eviction::QueueFull);
+    app.evicted(Eviction::WriteTimeout);
+    app.evicted(Eviction::WriteTimeout);
+    metrics.handshake_timeout(HandshakeStage::Headers);
     app.rate_limited();
     app.http_request("events", 200);
     app.webhook_delivery(WebhookOutcome::Delivered);
@@ -80,7 +83,9 @@ fn every_documented_metric_is_exported() {
         "clarion_connections_closed_total{app_id=\"a1\",code=\"4100\"} 1",
         "clarion_messages_received_total{app_id=\"a1\"} 1",
         "clarion_messages_received_bytes_total{app_id=\"a1\"} 10",
-        "clarion_queue_evictions_total{app_id=\"a1\"} 1",
+        "clarion_queue_evictions_total{app_id=\"a1\",reason=\"queue_full\"} 1",
+        "clarion_queue_evictions_total{app_id=\"a1\",reason=\"write_timeout\"} 2",
+        "clarion_handshake_timeouts_total{stage=\"headers\"} 1",
         "clarion_rate_limited_total{app_id=\"a1\"} 1",
         "clarion_http_requests_total{app_id=\"a1\",endpoint=\"events\",status=\"200\"} 1",
         "clarion_webhook_deliveries_total{app_id=\"a1\",outcome=\"delivered\"} 1",
