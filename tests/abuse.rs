@@ -9,8 +9,9 @@
 //! fragmented control frames, unknown opcodes — close with 1009, 1002 or
 //! 1007; a ping flood from a client that never reads is bounded by the
 //! outbound queue and evicted with 4100. After each, a bystander still
-//! receives events. These stand in for the Autobahn server cases
-//! (`wstest` needs Python 2, not installable here).
+//! receives events. These are the Autobahn server cases that apply to a
+//! Pusher server, which greets every socket and echoes nothing (README,
+//! "Slow and malformed clients", gives the Autobahn run itself).
 
 mod support;
 
@@ -70,7 +71,10 @@ async fn slowloris_connections_are_closed_after_the_handshake_timeout() {
     // A head trickled one header line at a time, each well within the
     // timeout: the deadline covers the whole head, not each read.
     let mut trickle = TcpStream::connect(server.addr).await.expect("connect");
-    trickle.write_all(b"GET /up HTTP/1.1\r\n").await.expect("write");
+    trickle
+        .write_all(b"GET /up HTTP/1.1\r\n")
+        .await
+        .expect("write");
     let trickler = tokio::spawn(async move {
         for i in 0..40 {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -323,7 +327,12 @@ async fn a_ping_flood_from_a_client_that_never_reads_is_evicted() {
     // write has waited `write_timeout`. Memory: kernel buffers plus at
     // most `outbound_queue_capacity` pongs.
     let ping = fin(PING, &[b'p'; 125]);
-    let batch: Vec<u8> = ping.iter().copied().cycle().take(ping.len() * 512).collect();
+    let batch: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 512)
+        .collect();
     let flood = tokio::spawn(async move {
         for _ in 0..2000 {
             if stream.write_all(&batch).await.is_err() {

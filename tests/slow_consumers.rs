@@ -29,7 +29,8 @@ async fn stalled(server: &TestServer, channel: &str) -> RawWs {
     ws.send(&fin(TEXT, subscribe.as_bytes())).await;
     let ack = ws.read_frame().await.expect("ack");
     assert!(
-        ack.text().contains("pusher_internal:subscription_succeeded"),
+        ack.text()
+            .contains("pusher_internal:subscription_succeeded"),
         "{ack:?}"
     );
     ws
@@ -48,7 +49,13 @@ fn rss() -> u64 {
 
 /// Publishes `count` events of about `size` bytes on `channel`; `reader`
 /// must receive each one.
-async fn publish(server: &TestServer, reader: &mut Client, channel: &str, count: usize, size: usize) {
+async fn publish(
+    server: &TestServer,
+    reader: &mut Client,
+    channel: &str,
+    count: usize,
+    size: usize,
+) {
     let body = json!({"name":"burst","channel":channel,"data":"x".repeat(size)}).to_string();
     for _ in 0..count {
         let (status, _) = server.api("POST", "/apps/1000/events", &[], &body).await;

@@ -23,7 +23,11 @@ fn a_missing_or_other_version_is_426_naming_13() {
         if let Some(v) = version {
             pairs.push(("sec-websocket-version", v));
         }
-        assert_eq!(check(&headers(&pairs)), Err(Refusal::Version), "{version:?}");
+        assert_eq!(
+            check(&headers(&pairs)),
+            Err(Refusal::Version),
+            "{version:?}"
+        );
     }
     let twice = headers(&[
         ("sec-websocket-version", "13"),
@@ -42,9 +46,9 @@ fn a_missing_or_malformed_key_is_400() {
         None,
         Some(""),
         Some("short=="),
-        Some("dGhlIHNhbXBsZSBub25jZQ"),   // no padding
-        Some("dGhlIHNhbXBsZSBub25jZQ=x"), // bad padding
-        Some("dGhlIHNhbXBsZSBub25j*Q=="), // not base64
+        Some("dGhlIHNhbXBsZSBub25jZQ"),           // no padding
+        Some("dGhlIHNhbXBsZSBub25jZQ=x"),         // bad padding
+        Some("dGhlIHNhbXBsZSBub25j*Q=="),         // not base64
         Some("dGhlIHNhbXBsZSBub25jZSBvZiAyMCBi"), // 24 bytes decoded
     ] {
         let mut pairs = vec![("sec-websocket-version", "13")];

@@ -182,7 +182,10 @@ fn parse(buf: &[u8]) -> Option<(ServerFrame, usize)> {
     let (&b0, &b1) = (buf.first()?, buf.get(1)?);
     assert_eq!(b1 & 0x80, 0, "server frames are never masked");
     let (len, at) = match b1 & 0x7f {
-        126 => (u64::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?])), 4),
+        126 => (
+            u64::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?])),
+            4,
+        ),
         127 => (u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?), 10),
         n => (u64::from(n), 2),
     };
