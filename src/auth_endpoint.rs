@@ -242,7 +242,7 @@ async fn answer(
     let token = bearer(req.headers()).ok_or(EndpointError::MissingToken)?;
     let claims = verifier.verify(token)?;
     let declared_json = is_json(req.headers());
-    let body = http_api::read_body(req, node.server.max_request_size)
+    let body = http_api::read_body(req, node)
         .await
         .map_err(EndpointError::Body)?;
     // A JSON object sent without its content type is still JSON: no form

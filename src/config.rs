@@ -71,6 +71,10 @@ pub struct ServerConfig {
     pub outbound_queue_capacity: usize,
     /// Seconds a write to one socket may take before it is closed.
     pub write_timeout: u64,
+    /// Seconds a new connection may take to send its request headers
+    /// (also an idle keep-alive connection's next request, and a request
+    /// body); slower ones are closed (`CLARION_HANDSHAKE_TIMEOUT`).
+    pub handshake_timeout: u64,
     /// Allowed skew of an HTTP API `auth_timestamp`, in seconds; 0 disables.
     pub auth_timestamp_window: u64,
     /// Runtime worker threads; `None` is one per CPU core.
@@ -91,6 +95,7 @@ impl Default for ServerConfig {
             max_sockets: None,
             outbound_queue_capacity: 1_000,
             write_timeout: 10,
+            handshake_timeout: 10,
             auth_timestamp_window: 600,
             worker_threads: None,
         }

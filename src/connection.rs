@@ -3,6 +3,14 @@
 //! finishes writes the publishers could not complete, pings silent sockets
 //! and watches shutdown (closing at its own moment of the drain's spread).
 //!
+//! Slow and silent peers: a socket whose queue overflows, or whose queue
+//! cannot be written within `server.write_timeout`, is evicted with 4100
+//! (the flush watches for the overflow, so eviction does not wait for the
+//! write timeout). A socket that has never sent a frame is pinged after
+//! `activity_timeout` (the moment a Pusher client would ping on its own)
+//! rather than `ping_interval`, and closed with 4201 if it is still silent
+//! `server.handshake_timeout` later.
+//!
 //! Writing and reading are split. Every frame to the client — broadcasts,
 //! acks, pongs, errors, close frames — goes through the socket's
 //! [`SocketHandle`], which writes straight to the TCP socket when it is idle
@@ -20,12 +28,13 @@ use futures_util::{Stream, StreamExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::time::{sleep_until, timeout, Duration, Instant};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tracing::Instrument;
 
 use crate::apps::App;
 use crate::drain;
-use crate::metrics::AppMetrics;
+use crate::metrics::{AppMetrics, Eviction, HandshakeStage};
 use crate::node::ConnectionSlot;
 use crate::outbound::{Flushed, Frame, SocketHandle};
 use crate::protocol::codes::{CLOSE_INVALID_PAYLOAD, CLOSE_MESSAGE_TOO_BIG, CLOSE_PROTOCOL_ERROR};
@@ -91,8 +100,10 @@ where
     session.close();
     let metrics = &session.app.metrics;
     metrics.connection_closed(end.close_code());
-    if matches!(end, End::Error(ErrorCode::OverCapacity)) {
-        metrics.evicted();
+    match end {
+        End::Error(ErrorCode::OverCapacity) => metrics.evicted(Eviction::QueueFull),
+        End::Error(ErrorCode::WriteTimedOut) => metrics.evicted(Eviction::WriteTimeout),
+        _ => {}
     }
     drop(slot);
 }
@@ -103,10 +114,29 @@ where
 struct Liveness {
     last_seen: Instant,
     pinged: bool,
+    /// The client has sent at least one frame.
+    heard: bool,
+    /// Silence allowed before a socket that has never sent a frame is
+    /// pinged (`activity_timeout`), and after that ping
+    /// (`server.handshake_timeout`); each capped by `ping_interval`.
+    first_ping: Duration,
+    first_answer: Duration,
     /// The client used WebSocket control frames, so it is pinged with them.
     control_frames: bool,
     /// When the drain closes this socket, once its closing step began.
     close_at: Option<Instant>,
+}
+
+impl Liveness {
+    /// How long the socket may stay silent from `last_seen` before the next
+    /// step (a ping, or 4201 once pinged).
+    fn quiet_limit(&self, ping_interval: Duration) -> Duration {
+        match (self.heard, self.pinged) {
+            (true, _) => ping_interval,
+            (false, false) => ping_interval.min(self.first_ping),
+            (false, true) => ping_interval.min(self.first_answer),
+        }
+    }
 }
 
 /// How the serve loop ends.
@@ -152,7 +182,7 @@ where
         End::Close(code, reason) => handle.send_final(&[Frame::close(code, reason)]),
         End::Gone => return end,
     }
-    let _ = timeout(CLOSE_TIMEOUT, flush(handle, socket, None)).await;
+    let _ = timeout(CLOSE_TIMEOUT, flush(handle, socket, None, false)).await;
     end
 }
 
@@ -167,6 +197,7 @@ where
     };
     let signin_deadline = signin_secs.map(|secs| Instant::now() + Duration::from_secs(secs));
     let write_timeout = Duration::from_secs(session.node.server.write_timeout);
+    let first_answer = Duration::from_secs(session.node.server.handshake_timeout);
     let closing = session.node.shutdown.token.clone();
     let close_now = session.node.shutdown.now.clone();
     let hello = ServerEvent::ConnectionEstablished {
@@ -177,11 +208,14 @@ where
     let mut live = Liveness {
         last_seen: Instant::now(),
         pinged: false,
+        heard: false,
+        first_ping: Duration::from_secs(activity_timeout),
+        first_answer,
         control_frames: false,
         close_at: None,
     };
     let timer = sleep_until(next_deadline(
-        live.last_seen + Duration::from_secs(ping_secs),
+        live.last_seen + live.quiet_limit(Duration::from_secs(ping_secs)),
         signin_deadline,
         &live,
         session,
@@ -208,9 +242,12 @@ where
                 if let Some(reason) = session.handle.close_reason() {
                     return End::Error(reason);
                 }
-                let flushed = flush(&session.handle, socket, Some(&session.app.metrics));
-                if timeout(write_timeout, flushed).await != Ok(true) {
-                    return End::Gone;
+                let flushed = flush(&session.handle, socket, Some(&session.app.metrics), true);
+                match timeout(write_timeout, flushed).await {
+                    Ok(Flush::Done) => {}
+                    Ok(Flush::Closed(reason)) => return End::Error(reason),
+                    Ok(Flush::Broken) => return End::Gone,
+                    Err(_) => return End::Error(ErrorCode::WriteTimedOut),
                 }
             }
             _ = &mut timer => {
@@ -224,12 +261,17 @@ where
                 // Read at every tick, so a reload's new interval applies
                 // from the next ping on.
                 let ping_interval = Duration::from_secs(session.app.config().ping_interval);
-                let idle_until = live.last_seen + ping_interval;
+                let idle_until = live.last_seen + live.quiet_limit(ping_interval);
                 if now < idle_until {
                     timer.as_mut().reset(next_deadline(idle_until, signin_deadline, &live, session));
                     continue;
                 }
                 if live.pinged {
+                    if !live.heard {
+                        if let Some(metrics) = &session.node.metrics {
+                            metrics.handshake_timeout(HandshakeStage::FirstFrame);
+                        }
+                    }
                     return End::Error(ErrorCode::PongNotReceived);
                 }
                 live.pinged = true;
@@ -240,12 +282,14 @@ where
                     Frame::text(&ServerEvent::Ping.to_json())
                 };
                 let _ = session.handle.send(&ping);
-                timer.as_mut().reset(next_deadline(now + ping_interval, signin_deadline, &live, session));
+                let answer_by = now + live.quiet_limit(ping_interval);
+                timer.as_mut().reset(next_deadline(answer_by, signin_deadline, &live, session));
             }
             message = ws.next() => {
                 let Some(message) = message else { return End::Gone };
                 live.last_seen = Instant::now();
                 live.pinged = false;
+                live.heard = true;
                 let flow = match message {
                     Ok(Message::Text(text)) => {
                         session.app.metrics.received(text.len());
@@ -265,7 +309,12 @@ where
                         live.control_frames = true;
                         Flow::Continue
                     }
-                    // Answer the client's close frame with ours.
+                    // Answer the client's close frame with ours; tungstenite
+                    // turns a code no endpoint may send (1005, 1006, 1015,
+                    // 0–999, 1016–2999 unassigned…) into 1002.
+                    Ok(Message::Close(Some(frame))) if frame.code == CloseCode::Protocol => {
+                        return End::Close(CLOSE_PROTOCOL_ERROR, "Invalid close code");
+                    }
                     Ok(Message::Close(_)) => return End::Close(1000, ""),
                     Ok(Message::Frame(_)) => Flow::Continue,
                     Err(e) => return read_error(e),
@@ -293,14 +342,28 @@ fn next_deadline(
     live.close_at.map_or(deadline, |at| deadline.min(at))
 }
 
+/// How a [`flush`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flush {
+    /// Everything queued was written.
+    Done,
+    /// The socket broke.
+    Broken,
+    /// A close was requested while waiting (the queue overflowed, …).
+    Closed(ErrorCode),
+}
+
 /// Writes everything queued, waiting for the socket to become writable as
-/// often as needed; `false` if the socket broke. With `metrics`, records
-/// one delivery-latency sample for the batch: its oldest published frame.
+/// often as needed. With `watch_close`, a close requested while it waits
+/// (an overflow evicts a stalled socket) ends it at once. With `metrics`,
+/// records one delivery-latency sample for the batch: its oldest
+/// published frame.
 async fn flush(
     handle: &SocketHandle,
     socket: &OwnedWriteHalf,
     metrics: Option<&AppMetrics>,
-) -> bool {
+    watch_close: bool,
+) -> Flush {
     let mut oldest = None;
     loop {
         match handle.flush_sampled(&mut oldest) {
@@ -308,12 +371,23 @@ async fn flush(
                 if let (Some(metrics), Some(oldest)) = (metrics, oldest) {
                     metrics.batch_written(oldest);
                 }
-                return true;
+                return Flush::Done;
             }
-            Flushed::Broken => return false,
+            Flushed::Broken => return Flush::Broken,
+            Flushed::WouldBlock if watch_close => {
+                if let Some(reason) = handle.close_reason() {
+                    return Flush::Closed(reason);
+                }
+                tokio::select! {
+                    writable = socket.writable() => if writable.is_err() {
+                        return Flush::Broken;
+                    },
+                    () = handle.ready() => {}
+                }
+            }
             Flushed::WouldBlock => {
                 if socket.writable().await.is_err() {
-                    return false;
+                    return Flush::Broken;
                 }
             }
         }
@@ -330,7 +404,7 @@ async fn refuse(handle: &SocketHandle, socket: &OwnedWriteHalf, reason: ErrorCod
         error_frame(reason),
         Frame::close(reason.code(), reason.message()),
     ]);
-    let _ = timeout(CLOSE_TIMEOUT, flush(handle, socket, None)).await;
+    let _ = timeout(CLOSE_TIMEOUT, flush(handle, socket, None, false)).await;
 }
 
 fn read_error(error: WsError) -> End {

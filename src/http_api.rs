@@ -17,7 +17,7 @@ mod events;
 mod queries;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -27,6 +27,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use crate::apps::App;
 use crate::auth::http_signature::{self, SignatureError, SignedRequest};
+use crate::metrics::HandshakeStage;
 use crate::metrics::Limit;
 use crate::node::Node;
 
@@ -179,7 +180,7 @@ async fn dispatch(
         None => (app_by_auth_key(node, &query)?, path.trim_start_matches('/')),
     };
     *seen = Some(app.clone());
-    let body = read_body(req, node.server.max_request_size).await?;
+    let body = read_body(req, node).await?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -292,8 +293,27 @@ fn decode(segment: &str) -> String {
         .into_owned()
 }
 
-/// The request body, at most `limit` bytes (413 above it).
-pub(crate) async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
+/// The request body, at most `server.max_request_size` bytes (413 above
+/// it), complete within `server.handshake_timeout` (408 after it: a body
+/// trickled a byte at a time must not hold the connection).
+pub(crate) async fn read_body(req: Request<Incoming>, node: &Node) -> Result<Bytes, ApiError> {
+    let within = Duration::from_secs(node.server.handshake_timeout);
+    let read = tokio::time::timeout(within, read_body_limited(req, node.server.max_request_size));
+    match read.await {
+        Ok(body) => body,
+        Err(_) => {
+            if let Some(metrics) = &node.metrics {
+                metrics.handshake_timeout(HandshakeStage::Body);
+            }
+            Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "Request timeout: the body did not arrive in time.",
+            ))
+        }
+    }
+}
+
+async fn read_body_limited(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

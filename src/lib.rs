@@ -17,6 +17,7 @@
 //! | `adapter` | fan-out and cluster-wide queries: `local` for one node, `redis` for many |
 //! | [`node`] | state shared by every task of the process |
 //! | `subscriptions` | the subscribe/unsubscribe seam: registry, user index, cluster, lifecycle |
+//! | `handshake` | the WebSocket opening handshake's checks (version 13 → else 426, a 16-byte key → else 400) |
 //! | `connection` | one task per WebSocket; `connection/session.rs` applies its messages |
 //! | `http_api` | the signed Pusher REST API |
 //! | `sse` | Server-Sent Events streams of the same channels |
@@ -49,6 +50,7 @@ mod connection;
 mod dashboard;
 mod drain;
 mod exporter;
+mod handshake;
 mod http_api;
 pub mod lifecycle;
 mod limits;

@@ -137,6 +137,17 @@ impl Limit {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EvictionLabel {
+    app_id: String,
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabel {
+    stage: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabel {
     app_id: String,
     outcome: &'static str,
@@ -159,8 +170,9 @@ struct Families {
     bytes_received: Per<AppLabel, Counter>,
     http_requests: Per<HttpLabel, Counter>,
     delivery_latency: Family<AppLabel, Latency, fn() -> Latency>,
-    evictions: Per<AppLabel, Counter>,
+    evictions: Per<EvictionLabel, Counter>,
     rate_limited: Per<LimitLabel, Counter>,
+    handshake_timeouts: Per<StageLabel, Counter>,
     webhook_deliveries: Per<OutcomeLabel, Counter>,
     webhook_retries: Per<AppLabel, Counter>,
     webhook_dead_letters: Per<AppLabel, Counter>,
@@ -183,6 +195,7 @@ impl Families {
             delivery_latency: Family::new_with_constructor(Latency::delivery),
             evictions: Family::default(),
             rate_limited: Family::default(),
+            handshake_timeouts: Family::default(),
             webhook_deliveries: Family::default(),
             webhook_retries: Family::default(),
             webhook_dead_letters: Family::default(),
@@ -279,8 +292,13 @@ impl Metrics {
         );
         r.register(
             "queue_evictions",
-            "Subscribers closed with 4100 because their outbound queue overflowed",
+            "Slow subscribers closed with 4100, by reason: queue_full (outbound queue overflowed) or write_timeout (no write progress for server.write_timeout)",
             f.evictions,
+        );
+        r.register(
+            "handshake_timeouts",
+            "Connections closed for being too slow before they were of use, by stage: headers (request head not complete within server.handshake_timeout), body (request body), first_frame (WebSocket silent through its first ping)",
+            f.handshake_timeouts.clone(),
         );
         r.register(
             "rate_limited",
@@ -345,6 +363,12 @@ impl Metrics {
                 })
             })
         };
+        let eviction = |reason| {
+            f.evictions.get_or_create_owned(&EvictionLabel {
+                app_id: app_id.to_owned(),
+                reason,
+            })
+        };
         let outcome = |outcome| {
             f.webhook_deliveries.get_or_create_owned(&OutcomeLabel {
                 app_id: app_id.to_owned(),
@@ -365,7 +389,8 @@ impl Metrics {
             bytes_received: f.bytes_received.get_or_create_owned(&app),
             http_requests: f.http_requests.clone(),
             latency: f.delivery_latency.get_or_create_owned(&app),
-            evictions: f.evictions.get_or_create_owned(&app),
+            evicted_queue_full: eviction(Eviction::QueueFull.label()),
+            evicted_write_timeout: eviction(Eviction::WriteTimeout.label()),
             rate_limited: Limit::ALL.map(|limit| {
                 f.rate_limited.get_or_create_owned(&LimitLabel {
                     app_id: app_id.to_owned(),
@@ -377,6 +402,16 @@ impl Metrics {
             webhook_retries: f.webhook_retries.get_or_create_owned(&app),
             webhook_dead_letters: f.webhook_dead_letters.get_or_create_owned(&app),
         })))
+    }
+
+    /// A connection was closed for being too slow at `stage`.
+    pub(crate) fn handshake_timeout(&self, stage: HandshakeStage) {
+        self.families
+            .handshake_timeouts
+            .get_or_create(&StageLabel {
+                stage: stage.label(),
+            })
+            .inc();
     }
 
     /// The Redis link's handles.
@@ -420,13 +455,54 @@ struct AppHandles {
     /// Looked up per request (by endpoint and status).
     http_requests: Per<HttpLabel, Counter>,
     latency: Latency,
-    evictions: Counter,
+    evicted_queue_full: Counter,
+    evicted_write_timeout: Counter,
     /// One per [`Limit`], in [`Limit::ALL`] order.
     rate_limited: [Counter; Limit::ALL.len()],
     webhook_delivered: Counter,
     webhook_failed: Counter,
     webhook_retries: Counter,
     webhook_dead_letters: Counter,
+}
+
+/// Why a slow subscriber was evicted (closed with 4100).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Eviction {
+    /// Its outbound queue overflowed.
+    QueueFull,
+    /// A write made no progress for `server.write_timeout`.
+    WriteTimeout,
+}
+
+impl Eviction {
+    fn label(self) -> &'static str {
+        match self {
+            Eviction::QueueFull => "queue_full",
+            Eviction::WriteTimeout => "write_timeout",
+        }
+    }
+}
+
+/// Where a connection was found too slow (`handshake_timeouts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HandshakeStage {
+    /// The request head was not complete within `server.handshake_timeout`.
+    Headers,
+    /// The request body was not complete within `server.handshake_timeout`.
+    Body,
+    /// A WebSocket that never sent a frame stayed silent through its first
+    /// ping.
+    FirstFrame,
+}
+
+impl HandshakeStage {
+    fn label(self) -> &'static str {
+        match self {
+            HandshakeStage::Headers => "headers",
+            HandshakeStage::Body => "body",
+            HandshakeStage::FirstFrame => "first_frame",
+        }
+    }
 }
 
 /// What happened to one webhook request.
@@ -553,10 +629,13 @@ impl AppMetrics {
         }
     }
 
-    /// A subscriber was closed with 4100: its queue overflowed.
-    pub(crate) fn evicted(&self) {
+    /// A slow subscriber was closed with 4100, for `why`.
+    pub(crate) fn evicted(&self, why: Eviction) {
         if let Some(m) = self.on() {
-            m.evictions.inc();
+            match why {
+                Eviction::QueueFull => m.evicted_queue_full.inc(),
+                Eviction::WriteTimeout => m.evicted_write_timeout.inc(),
+            };
         }
     }
 

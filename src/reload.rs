@@ -77,6 +77,7 @@ fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
         max_sockets,
         outbound_queue_capacity,
         write_timeout,
+        handshake_timeout,
         auth_timestamp_window,
         worker_threads,
     } = &next.server;
@@ -105,6 +106,10 @@ fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
             *outbound_queue_capacity != old.outbound_queue_capacity,
         ),
         ("server.write_timeout", *write_timeout != old.write_timeout),
+        (
+            "server.handshake_timeout",
+            *handshake_timeout != old.handshake_timeout,
+        ),
         (
             "server.auth_timestamp_window",
             *auth_timestamp_window != old.auth_timestamp_window,

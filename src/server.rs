@@ -22,7 +22,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -38,10 +38,10 @@ use crate::connection::{self, Admission, ReadHalf};
 use crate::dashboard::{self, Access};
 use crate::drain;
 use crate::limits::sockets::{self, SocketPermit};
-use crate::metrics::Metrics;
+use crate::metrics::{HandshakeStage, Metrics};
 use crate::node::Node;
 use crate::webhooks::Webhooks;
-use crate::{exporter, http_api, sse};
+use crate::{exporter, handshake, http_api, sse};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -265,14 +265,25 @@ fn serve_connection(
     // service (the HTTP connection) and, through the request, any
     // WebSocket task an upgrade hands the socket to.
     let permit = Arc::new(permit);
+    // Whether a request head has arrived: a header timeout before the
+    // first one is a slow handshake; after it, an idle keep-alive.
+    let first = handshake::FirstRequest::default();
+    let seen = first.clone();
     let service = service_fn(move |mut req: Request<Incoming>| {
+        seen.arrived();
         req.extensions_mut().insert(permit.clone());
         route(service_node.clone(), req)
     });
+    // The header timeout runs from the moment the connection is accepted
+    // (hyper starts it when it first waits for a request head) and again
+    // while a keep-alive connection waits for its next request.
     let conn = http1::Builder::new()
         .max_buf_size(node.server.max_request_size.max(8192))
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(node.server.handshake_timeout))
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
+    let counting = node.clone();
     let token = node.shutdown.token.clone();
     node.shutdown.tracker.spawn(async move {
         let mut conn = std::pin::pin!(conn);
@@ -285,6 +296,11 @@ fn serve_connection(
             }
         };
         if let Err(e) = result {
+            if e.is_timeout() && !first.has_arrived() {
+                if let Some(metrics) = &counting.metrics {
+                    metrics.handshake_timeout(HandshakeStage::Headers);
+                }
+            }
             tracing::debug!(%peer, error = %e, "http connection ended with an error");
         }
     });
@@ -413,19 +429,17 @@ fn upgrade(node: &Arc<Node>, mut req: Request<Incoming>, key: &str) -> HttpRespo
     if req.method() != Method::GET {
         return text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.");
     }
-    let ws_key = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned();
     let is_ws = header_is(&req, header::UPGRADE, "websocket")
-        && header_is(&req, header::CONNECTION, "upgrade")
-        && req
-            .headers()
-            .get(header::SEC_WEBSOCKET_VERSION)
-            .map(|v| v.as_bytes())
-            == Some(b"13");
-    let Some(ws_key) = ws_key.filter(|_| is_ws) else {
+        && header_is(&req, header::CONNECTION, "upgrade");
+    if !is_ws {
         return text(
             StatusCode::BAD_REQUEST,
             "Bad request: expected a WebSocket upgrade.",
         );
+    }
+    let ws_key = match handshake::check(req.headers()) {
+        Ok(key) => key,
+        Err(refusal) => return refusal.response(),
     };
     let app = node.apps.by_key(key);
     let origin = req

@@ -66,6 +66,7 @@ use crate::auth::jwt::{Claims, TokenError};
 use crate::auth_endpoint;
 use crate::channels::Member;
 use crate::drain;
+use crate::metrics::Eviction;
 use crate::node::{ConnectionSlot, Node};
 use crate::outbound::{Frame, SocketHandle};
 use crate::protocol::{ChannelKind, ChannelName, ErrorCode, SocketId};
@@ -414,7 +415,7 @@ impl Stream {
             }
             if let Some(reason) = self.handle.close_reason() {
                 if reason == ErrorCode::OverCapacity {
-                    self.app.metrics.evicted();
+                    self.app.metrics.evicted(Eviction::QueueFull);
                 }
                 return None;
             }

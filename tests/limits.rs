@@ -287,7 +287,10 @@ async fn a_slow_consumer_is_closed_with_4100_and_others_keep_going() {
     assert_eq!(code, 4100);
     assert_eq!(slow.expect_close().await, 4100);
     server
-        .wait_for_metric("clarion_queue_evictions_total{app_id=\"1000\"}", 1.0)
+        .wait_for_metric(
+            "clarion_queue_evictions_total{app_id=\"1000\",reason=\"queue_full\"}",
+            1.0,
+        )
         .await;
     let closed = "clarion_connections_closed_total{app_id=\"1000\",code=\"4100\"}";
     assert_eq!(server.metric(closed).await, Some(1.0));

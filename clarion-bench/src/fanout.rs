@@ -1,7 +1,10 @@
 //! Scenario `fanout`: S subscribers over C public channels receive events
 //! published through the signed HTTP API at a fixed rate or as fast as
 //! possible. Measures delivered/s, loss, duplicates, reordering,
-//! publish→receive latency and server CPU per delivered message.
+//! publish→receive latency and server CPU per delivered message. With
+//! `--stalled N`, N more sockets subscribe to every channel and never read
+//! (slow consumers); the report adds the server's peak RSS over the run and
+//! how many stalled sockets the server closed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
@@ -19,7 +22,7 @@ use super::receiver::{self, Received};
 use super::report::Report;
 use super::stats::{self, LatencyRecorder, Live};
 use super::target::Target;
-use super::{client, count_arg, fleet, proc_stats, scan, secs_arg, BenchError};
+use super::{client, count_arg, fleet, proc_stats, scan, secs_arg, stalled, BenchError};
 
 /// Options of `clarion-bench fanout`.
 #[derive(Debug, Clone, Args)]
@@ -45,6 +48,10 @@ pub struct FanoutArgs {
     /// Longest wait for deliveries after the last publish, seconds.
     #[arg(long, default_value_t = 5.0)]
     pub drain_timeout: f64,
+    /// More subscribers, each on every channel, that never read after
+    /// subscribing (slow consumers); not counted in delivery figures.
+    #[arg(long, default_value_t = 0)]
+    pub stalled: usize,
 }
 
 /// Event name of published bench events.
@@ -60,7 +67,7 @@ pub(crate) async fn run(target: &Target, args: &FanoutArgs) -> Result<Report, Be
     if !(args.rate.is_finite() && args.rate >= 0.0) {
         return Err(BenchError::Args("--rate must be ≥ 0".to_owned()));
     }
-    target.check_fd_budget(subs + publishers);
+    target.check_fd_budget(subs + args.stalled + publishers);
     let target = Arc::new(target.clone());
     let live = Live::new();
     let stop = CancellationToken::new();
@@ -99,6 +106,11 @@ pub(crate) async fn run(target: &Target, args: &FanoutArgs) -> Result<Report, Be
     let settled = fleet::settle(&target, &live, subs, started).await;
     fleet::require_some_ready(&live, "subscriber")?;
     let ready = Live::get(&live.ready);
+    let stalled_conns = stalled::connect(&target, subs, args.stalled, channels)
+        .await
+        .map_err(|e| BenchError::Setup(format!("a stalled subscriber failed: {e}")))?;
+    let rss_stop = CancellationToken::new();
+    let rss_peak = stalled::peak_rss(target.clone(), rss_stop.clone());
 
     let server_before = target.server_sample();
     let bench_before = proc_stats::own_sample();
@@ -152,6 +164,9 @@ pub(crate) async fn run(target: &Target, args: &FanoutArgs) -> Result<Report, Be
     let (drain_secs, drain_reason) = drain(&live, expected, drain_timeout).await;
     let server_after = target.server_sample();
     let bench_after = proc_stats::own_sample();
+    rss_stop.cancel();
+    let rss_peak = rss_peak.await.ok().flatten();
+    let stalled_closed = stalled::closed_by_server(stalled_conns, Duration::from_millis(500)).await;
     progress.stop();
     stop.cancel();
     let received: Vec<Received> = fleet::join(&mut set, Duration::from_secs(15)).await;
@@ -165,6 +180,14 @@ pub(crate) async fn run(target: &Target, args: &FanoutArgs) -> Result<Report, Be
     r.set("params.publishers", publishers);
     r.set_f("params.duration_secs", Some(duration.as_secs_f64()));
     r.set("params.payload_bytes", args.payload_size);
+    r.set("params.stalled", args.stalled);
+    r.set("stalled.closed_by_server", stalled_closed);
+    if let Some(before) = server_before.as_ref() {
+        r.set("server.rss_before_bytes", before.rss_bytes);
+    }
+    if let Some(peak) = rss_peak {
+        r.set("server.rss_peak_bytes", peak);
+    }
     r.set("subscribers.ready", ready);
     r.set("subscribers.failed", Live::get(&live.failed));
     r.set("subscribers.dropped", Live::get(&live.dropped));

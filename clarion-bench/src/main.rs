@@ -58,6 +58,10 @@
 //!   `auth_timestamp`, `auth_version`, `body_md5`). After the last publish
 //!   the bench waits until every expected message arrived, counts stop
 //!   rising for 1 s, or `--drain-timeout` passes.
+//!   `--stalled N` adds N subscribers on every channel that never read
+//!   after subscribing (slow consumers, outside the delivery figures): the
+//!   report adds `stalled.closed_by_server` and, with `--server-pid`, the
+//!   server's peak RSS sampled every 100 ms (`server.rss_peak_bytes`).
 //! - **client-events**: P pairs of sockets on `private-bench-{i}` (authorised
 //!   with the socket id from `connection_established`); one of each pair sends
 //!   `client-bench` events at `--rate` per second, the other receives them.
@@ -102,6 +106,7 @@ mod report;
 mod roster;
 mod scan;
 mod soak;
+mod stalled;
 mod stats;
 mod target;
 

@@ -178,6 +178,7 @@ pub(crate) async fn run(target: &Target, args: &SoakArgs) -> Result<Report, Benc
         duration: secs,
         payload_size: 100,
         drain_timeout: 10.0,
+        stalled: 0,
     };
     let churn_args = ChurnArgs {
         workers: args.churn_workers,

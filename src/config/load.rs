@@ -98,6 +98,7 @@ pub(super) const ENV_VARS: &[&str] = &[
     "CLARION_MAX_SOCKETS",
     "CLARION_OUTBOUND_QUEUE_CAPACITY",
     "CLARION_WRITE_TIMEOUT",
+    "CLARION_HANDSHAKE_TIMEOUT",
     "CLARION_WORKER_THREADS",
     "CLARION_AUTH_TIMESTAMP_WINDOW",
     "CLARION_METRICS_ENABLED",
@@ -413,6 +414,10 @@ fn apply_server(env: &Env, cfg: &mut Config) -> Result<(), ConfigError> {
         env.positive("CLARION_OUTBOUND_QUEUE_CAPACITY")?,
     );
     set(&mut s.write_timeout, env.positive("CLARION_WRITE_TIMEOUT")?);
+    set(
+        &mut s.handshake_timeout,
+        env.positive("CLARION_HANDSHAKE_TIMEOUT")?,
+    );
     if let Some(threads) = env.positive("CLARION_WORKER_THREADS")? {
         s.worker_threads = Some(threads);
     }

@@ -124,7 +124,7 @@ struct TestEvent {
 
 /// Serves `POST /dashboard/trigger`.
 pub(super) async fn trigger(node: &Arc<Node>, req: Request<Incoming>) -> Response<Body> {
-    let body = match http_api::read_body(req, node.server.max_request_size).await {
+    let body = match http_api::read_body(req, node).await {
         Ok(body) => body,
         Err(e) => return error(e.status, &e.message),
     };

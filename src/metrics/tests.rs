@@ -65,7 +65,10 @@ fn every_documented_metric_is_exported() {
     app.connection_opened();
     app.connection_closed(4100);
     app.received(10);
-    app.evicted();
+    app.evicted(Eviction::QueueFull);
+    app.evicted(Eviction::WriteTimeout);
+    app.evicted(Eviction::WriteTimeout);
+    metrics.handshake_timeout(HandshakeStage::Headers);
     app.limited(Limit::Messages);
     app.limited(Limit::HttpApi);
     app.limited(Limit::HttpApi);
@@ -87,7 +90,9 @@ fn every_documented_metric_is_exported() {
         "clarion_connections_closed_total{app_id=\"a1\",code=\"4100\"} 1",
         "clarion_messages_received_total{app_id=\"a1\"} 1",
         "clarion_messages_received_bytes_total{app_id=\"a1\"} 10",
-        "clarion_queue_evictions_total{app_id=\"a1\"} 1",
+        "clarion_queue_evictions_total{app_id=\"a1\",reason=\"queue_full\"} 1",
+        "clarion_queue_evictions_total{app_id=\"a1\",reason=\"write_timeout\"} 2",
+        "clarion_handshake_timeouts_total{stage=\"headers\"} 1",
         "clarion_rate_limited_total{app_id=\"a1\",limit=\"messages\"} 1",
         "clarion_rate_limited_total{app_id=\"a1\",limit=\"http_api\"} 2",
         "clarion_rate_limited_total{app_id=\"a1\",limit=\"user_info\"} 0",

@@ -51,6 +51,9 @@ pub enum ErrorCode {
     TerminatedByApp,
     /// 4100: the socket's outbound queue overflowed (slow consumer).
     OverCapacity,
+    /// 4100: writing the socket's queue took longer than
+    /// `server.write_timeout` (a stalled consumer).
+    WriteTimedOut,
     /// 4100: the process is at its connection capacity (file limit).
     ServerOverCapacity,
     /// 4200: the frame is not a valid Pusher message.
@@ -80,7 +83,7 @@ impl ErrorCode {
             OverConnectionQuota | OverChannelQuota | PresenceChannelFull | UserInfoTooLarge => 4004,
             OriginNotAllowed | Unauthorized | NotAMember | SigninFailed | WatchlistTooLong
             | SigninTimeout | TerminatedByApp => 4009,
-            OverCapacity | ServerOverCapacity => 4100,
+            OverCapacity | WriteTimedOut | ServerOverCapacity => 4100,
             InvalidMessageFormat | ServerShuttingDown => 4200,
             PongNotReceived => 4201,
             RateLimitExceeded
@@ -108,6 +111,7 @@ impl ErrorCode {
             SigninTimeout => "Connection not signed in within the allowed time",
             TerminatedByApp => "Connection terminated by the application",
             OverCapacity => "Connection is over capacity: too many undelivered messages",
+            WriteTimedOut => "Connection is over capacity: writing to it timed out",
             ServerOverCapacity => "Server is over capacity",
             InvalidMessageFormat => "Invalid message format",
             ServerShuttingDown => "Server shutting down",
@@ -135,6 +139,7 @@ impl ErrorCode {
                 | SigninTimeout
                 | TerminatedByApp
                 | OverCapacity
+                | WriteTimedOut
                 | ServerOverCapacity
                 | ServerShuttingDown
                 | PongNotReceived

@@ -16,6 +16,7 @@ use clarion::config::{AppConfig, Config};
 
 mod client;
 pub(crate) mod process;
+pub(crate) mod raw_ws;
 pub(crate) mod receiver;
 mod sse_client;
 #[allow(unused_imports)] // each test binary uses a different subset

@@ -186,6 +186,7 @@ fn every_server_and_scaling_variable_is_mapped() {
             ("CLARION_MAX_SOCKETS", "600"),
             ("CLARION_OUTBOUND_QUEUE_CAPACITY", "64"),
             ("CLARION_WRITE_TIMEOUT", "3"),
+            ("CLARION_HANDSHAKE_TIMEOUT", "4"),
             ("CLARION_AUTH_TIMESTAMP_WINDOW", "0"),
             ("CLARION_WORKER_THREADS", "1"),
             ("REVERB_SCALING_ENABLED", "true"),
@@ -209,6 +210,7 @@ fn every_server_and_scaling_variable_is_mapped() {
         max_sockets: Some(600),
         outbound_queue_capacity: 64,
         write_timeout: 3,
+        handshake_timeout: 4,
         auth_timestamp_window: 0,
         worker_threads: Some(1),
     };
@@ -391,6 +393,7 @@ fn bad_values_are_rejected_naming_the_variable() {
         ("CLARION_MAX_CONNECTIONS", "0"),
         ("CLARION_OUTBOUND_QUEUE_CAPACITY", "0"),
         ("CLARION_WRITE_TIMEOUT", "1.5"),
+        ("CLARION_HANDSHAKE_TIMEOUT", "0"),
         ("CLARION_AUTH_TIMESTAMP_WINDOW", "x"),
         ("REVERB_SCALING_ENABLED", "maybe"),
         ("CLARION_METRICS_ENABLED", "sometimes"),
@@ -749,6 +752,7 @@ fn zero_limits_in_the_file_are_rejected() {
         ("[server]", "max_sockets"),
         ("[server]", "outbound_queue_capacity"),
         ("[server]", "write_timeout"),
+        ("[server]", "handshake_timeout"),
         ("[scaling]", "query_timeout_ms"),
     ] {
         let text = err(Some(&format!("{section}\n{option} = 0\n")), None, &[]);

@@ -64,6 +64,7 @@ pub(super) fn validate(
             s.outbound_queue_capacity == 0,
         ),
         ("server.write_timeout", s.write_timeout == 0),
+        ("server.handshake_timeout", s.handshake_timeout == 0),
         (
             "scaling.query_timeout_ms",
             cfg.scaling.query_timeout_ms == 0,

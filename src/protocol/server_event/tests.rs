@@ -78,6 +78,12 @@ fn every_error_code_golden() {
             "Connection is over capacity: too many undelivered messages",
             true,
         ),
+        (
+            WriteTimedOut,
+            4100,
+            "Connection is over capacity: writing to it timed out",
+            true,
+        ),
         (ServerOverCapacity, 4100, "Server is over capacity", true),
         (InvalidMessageFormat, 4200, "Invalid message format", false),
         (ServerShuttingDown, 4200, "Server shutting down", true),
