@@ -71,6 +71,22 @@ pub struct ServerConfig {
     pub auth_timestamp_window: u64,
     /// Runtime worker threads; `None` is one per CPU core.
     pub worker_threads: Option<usize>,
+    /// Serve `wss://` and `https://` on the same port instead of plain
+    /// `ws://`/`http://` (`[server.tls]`); off when absent.
+    pub tls: Option<TlsConfig>,
+}
+
+/// TLS on the main listener (`[server.tls]`): a PEM certificate chain and
+/// its private key. The files' contents are read again on SIGHUP.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file of the certificate chain, leaf first (`CLARION_TLS_CERT`);
+    /// a relative path is taken from the config file's directory.
+    pub cert: PathBuf,
+    /// PEM file of the private key: PKCS#8, PKCS#1 or SEC1
+    /// (`CLARION_TLS_KEY`); relative as `cert`.
+    pub key: PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -88,6 +104,7 @@ impl Default for ServerConfig {
             write_timeout: 10,
             auth_timestamp_window: 600,
             worker_threads: None,
+            tls: None,
         }
     }
 }

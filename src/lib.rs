@@ -14,6 +14,7 @@
 //! | `metrics` | every exported metric, named once: the node's registry and per-app handles |
 //! | `apps` | per-app state: channels, cache; `SocketIndex`: sockets, users and their one count |
 //! | `adapter` | fan-out and cluster-wide queries: `local` for one node, `redis` for many |
+//! | `tls` | `[server.tls]`: the acceptor, certificate reload on SIGHUP, a TLS socket split for direct writes |
 //! | [`node`] | state shared by every task of the process |
 //! | `subscriptions` | the subscribe/unsubscribe seam: registry, user index, cluster, lifecycle |
 //! | `connection` | one task per WebSocket; `connection/session.rs` applies its messages |
@@ -59,5 +60,6 @@ pub mod server;
 pub mod shutdown;
 mod sse;
 mod subscriptions;
+mod tls;
 pub mod trigger;
 mod webhooks;

@@ -18,6 +18,7 @@ mod client;
 pub(crate) mod process;
 pub(crate) mod receiver;
 mod sse_client;
+pub(crate) mod tls;
 #[allow(unused_imports)] // each test binary uses a different subset
 pub(crate) use client::{Client, Received};
 #[allow(unused_imports)]
