@@ -8,6 +8,7 @@
 //! `config/clarion.toml` documents every option with its default.
 
 mod load;
+mod redact;
 
 pub use load::{load, uses_development_app, ConfigError, Sources};
 
@@ -189,7 +190,7 @@ impl Default for RateLimiting {
 }
 
 /// One app (`[[apps]]`): credentials and per-app limits.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AppConfig {
     /// App id, used in HTTP API paths (`REVERB_APP_ID`).
@@ -403,7 +404,7 @@ pub struct WebhookFilter {
 }
 
 /// One webhook target of an app (`[[apps.webhooks]]`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     /// Where the signed `POST` goes (`http://` or `https://`).
@@ -495,7 +496,7 @@ impl Default for WebhooksConfig {
 }
 
 /// Horizontal scaling through Redis pub/sub (`[scaling]`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScalingConfig {
     /// Fan out through Redis (`REVERB_SCALING_ENABLED`).

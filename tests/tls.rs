@@ -215,3 +215,39 @@ async fn sighup_reloads_the_certificate_without_dropping_sockets() {
     old.close().await;
     new.close().await;
 }
+
+#[tokio::test]
+async fn a_certificate_that_does_not_load_stops_the_start() {
+    let ca = TestCa::new("clarion-test-ca");
+    let (leaf, stranger) = (ca.leaf(), ca.leaf());
+    let files = TlsFiles::new(&leaf);
+    for (cert, key, says) in [
+        ("garbage", leaf.key_pem.as_str(), "no CERTIFICATE"),
+        (
+            leaf.cert_pem.as_str(),
+            stranger.key_pem.as_str(),
+            "does not belong",
+        ),
+    ] {
+        std::fs::write(&files.cert, cert).expect("write");
+        std::fs::write(&files.key, key).expect("write");
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_clarion"))
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .env_clear()
+            .env("CLARION_TLS_CERT", &files.cert)
+            .env("CLARION_TLS_KEY", &files.key)
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(Duration::from_secs(10), output)
+            .await
+            .expect("exits at once")
+            .expect("run clarion");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("server.tls") && stderr.contains(says),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("PRIVATE KEY"), "{stderr}");
+    }
+}

@@ -1350,3 +1350,24 @@ fn relative_tls_paths_are_taken_from_the_config_files_directory() {
     assert_eq!(tls.cert, file.0);
     assert_eq!(tls.key, file.0);
 }
+
+#[test]
+fn debug_output_never_shows_a_secret() {
+    let text = format!(
+        "[scaling]\nurl = \"redis://user:redis-pass@h:1/0\"\npassword = \"redis-pass\"\n\
+         {APP}[[apps.webhooks]]\nurl = \"https://u:hook-pass@example.com/hook\"\n\
+         headers = {{ Authorization = \"Bearer hook-token\" }}\n"
+    );
+    let cfg = ok(Some(&text), None, &[]);
+    let debug = format!("{cfg:?}");
+    for secret in ["redis-pass", "hook-pass", "hook-token"] {
+        assert!(!debug.contains(secret), "{secret} in {debug}");
+    }
+    // The app secret is `s1`, short enough to occur elsewhere: as a value.
+    assert!(!debug.contains("\"s1\""), "the app secret in {debug}");
+    assert!(
+        debug.contains("Authorization"),
+        "header names stay: {debug}"
+    );
+    assert!(debug.contains("k1"), "the key stays: {debug}");
+}
