@@ -128,8 +128,12 @@ async fn bind_to(host: &str, port: u16) -> Result<TcpListener, ServerError> {
 /// Redis adapter when `scaling.enabled`. Must run inside a tokio runtime.
 ///
 /// # Errors
-/// A message when the scaling configuration cannot be used.
+/// A message when the scaling configuration or the TLS certificate cannot
+/// be used.
 pub fn build_node(config: &Config) -> Result<Arc<Node>, String> {
+    // First: a certificate that does not load stops the start before any
+    // link or task is started.
+    let tls = tls_for(config).map_err(|e| format!("server.tls: {e}"))?;
     let metrics = metrics_for(config);
     let apps = Arc::new(AppRegistry::with_metrics(&config.apps, metrics.clone()));
     let adapter: Arc<dyn Adapter> = if config.scaling.enabled {
@@ -139,7 +143,6 @@ pub fn build_node(config: &Config) -> Result<Arc<Node>, String> {
         Arc::new(LocalAdapter)
     };
     let webhooks = Webhooks::start(config, apps.clone())?;
-    let tls = tls_for(config).map_err(|e| format!("server.tls: {e}"))?;
     Ok(Arc::new(
         assemble(config, apps, adapter, webhooks, metrics).with_tls(tls),
     ))
