@@ -9,7 +9,9 @@
 //! Routes, under the server's path prefix: `POST /app/{key}/auth` and
 //! `POST /app/{key}/user-auth`, and `/broadcasting/auth` and
 //! `/broadcasting/user-auth` as aliases when exactly one app has the
-//! endpoint on; `OPTIONS` answers CORS preflights. Every failure is JSON
+//! endpoint on; `OPTIONS` answers CORS preflights. A request whose `Origin`
+//! the app's `allowed_origins` does not allow is refused (403) before its
+//! token is read; one without an `Origin` is served. Every failure is JSON
 //! `{"error": "..."}`; [`EndpointError::status`] is the one table of status
 //! codes. Refusals are logged at debug level, never with the token.
 
@@ -78,6 +80,9 @@ pub(crate) enum EndpointError {
     /// The app has no `[apps.auth]`.
     #[error("The channel authorisation endpoint is not enabled for this app.")]
     Disabled,
+    /// The request's `Origin` is not one of the app's `allowed_origins`.
+    #[error("Origin not allowed.")]
+    OriginNotAllowed,
     /// Neither POST nor OPTIONS.
     #[error("Method not allowed: use POST.")]
     Method,
@@ -129,7 +134,7 @@ impl EndpointError {
             | EndpointError::MissingChannel
             | EndpointError::BadChannel(_)
             | EndpointError::NotSignable(_) => StatusCode::BAD_REQUEST,
-            EndpointError::NotGranted(_) => StatusCode::FORBIDDEN,
+            EndpointError::NotGranted(_) | EndpointError::OriginNotAllowed => StatusCode::FORBIDDEN,
         }
     }
 }
@@ -148,6 +153,7 @@ pub(crate) async fn handle(
     let cors = cors_headers(&app, req.headers());
     let result = match (req.method(), app.auth_endpoint()) {
         (_, None) => Err(EndpointError::Disabled),
+        _ if !origin_allowed(&app, req.headers()) => Err(EndpointError::OriginNotAllowed),
         (&Method::OPTIONS, Some(_)) => Ok(preflight()),
         (&Method::POST, Some(verifier)) => answer(node, &app, &verifier, req, kind).await,
         _ => Err(EndpointError::Method),
@@ -209,6 +215,15 @@ pub(crate) fn cors_headers(app: &App, request: &HeaderMap) -> HeaderMap {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
     }
     headers
+}
+
+/// Whether the request may be served for its `Origin`: one the app allows,
+/// or none at all (mobile apps and servers send none; the token is their
+/// credential). A page of another site is refused before its token is read.
+fn origin_allowed(app: &App, request: &HeaderMap) -> bool {
+    request
+        .get(header::ORIGIN)
+        .is_none_or(|origin| app.origin_allowed(origin.to_str().ok()))
 }
 
 /// 204 with what a browser needs before it sends `Authorization`.

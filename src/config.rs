@@ -8,6 +8,7 @@
 //! `config/clarion.toml` documents every option with its default.
 
 mod load;
+mod redact;
 
 pub use load::{load, uses_development_app, ConfigError, Sources};
 
@@ -79,6 +80,22 @@ pub struct ServerConfig {
     pub auth_timestamp_window: u64,
     /// Runtime worker threads; `None` is one per CPU core.
     pub worker_threads: Option<usize>,
+    /// Serve `wss://` and `https://` on the same port instead of plain
+    /// `ws://`/`http://` (`[server.tls]`); off when absent.
+    pub tls: Option<TlsConfig>,
+}
+
+/// TLS on the main listener (`[server.tls]`): a PEM certificate chain and
+/// its private key. The files' contents are read again on SIGHUP.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file of the certificate chain, leaf first (`CLARION_TLS_CERT`);
+    /// a relative path is taken from the config file's directory.
+    pub cert: PathBuf,
+    /// PEM file of the private key: PKCS#8, PKCS#1 or SEC1
+    /// (`CLARION_TLS_KEY`); relative as `cert`.
+    pub key: PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -98,6 +115,7 @@ impl Default for ServerConfig {
             handshake_timeout: 10,
             auth_timestamp_window: 600,
             worker_threads: None,
+            tls: None,
         }
     }
 }
@@ -182,7 +200,7 @@ impl Default for RateLimiting {
 }
 
 /// One app (`[[apps]]`): credentials and per-app limits.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AppConfig {
     /// App id, used in HTTP API paths (`REVERB_APP_ID`).
@@ -421,7 +439,7 @@ pub struct WebhookFilter {
 }
 
 /// One webhook target of an app (`[[apps.webhooks]]`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     /// Where the signed `POST` goes (`http://` or `https://`).
@@ -513,7 +531,7 @@ impl Default for WebhooksConfig {
 }
 
 /// Horizontal scaling through Redis pub/sub (`[scaling]`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScalingConfig {
     /// Fan out through Redis (`REVERB_SCALING_ENABLED`).

@@ -25,7 +25,7 @@ mod session;
 use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
 use tokio::time::{sleep_until, timeout, Duration, Instant};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -36,7 +36,7 @@ use crate::apps::App;
 use crate::drain;
 use crate::metrics::{AppMetrics, Eviction, HandshakeStage};
 use crate::node::ConnectionSlot;
-use crate::outbound::{Flushed, Frame, SocketHandle};
+use crate::outbound::{Flushed, Frame, FrameSink, SocketHandle};
 use crate::protocol::codes::{CLOSE_INVALID_PAYLOAD, CLOSE_MESSAGE_TOO_BIG, CLOSE_PROTOCOL_ERROR};
 use crate::protocol::{ErrorCode, ServerEvent};
 pub(crate) use read_half::ReadHalf;
@@ -56,12 +56,21 @@ pub(crate) struct Admission {
     pub origin: Option<String>,
 }
 
+/// Where a socket's frames go: its TCP write half, or the TLS session over
+/// it (`tls::TlsSocket`); the task waits on the TCP socket when it is full.
+/// Generic rather than boxed, so the plain path is compiled as it always
+/// was.
+pub(crate) trait Sink: FrameSink + AsRef<TcpStream> + 'static {}
+
+impl<T: FrameSink + AsRef<TcpStream> + 'static> Sink for T {}
+
 /// Serves one WebSocket until it closes: `ws` reads client frames from the
 /// socket's read half, and every write goes to `socket`, its write half,
 /// through the socket's handle.
-pub(crate) async fn run<S>(mut ws: S, socket: Arc<OwnedWriteHalf>, admission: Admission)
+pub(crate) async fn run<S, W>(mut ws: S, socket: Arc<W>, admission: Admission)
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
+    W: Sink,
 {
     let capacity = admission
         .slot
@@ -69,20 +78,20 @@ where
         .map_or(16, |s| s.node().server.outbound_queue_capacity);
     let handle = SocketHandle::with_sink(capacity, socket.clone());
     let Some(app) = admission.app else {
-        return refuse(&handle, &socket, ErrorCode::ApplicationDoesNotExist).await;
+        return refuse(&handle, &*socket, ErrorCode::ApplicationDoesNotExist).await;
     };
     app.metrics.connection_opened();
     let Some(slot) = admission.slot else {
         app.metrics
             .connection_closed(ErrorCode::ServerOverCapacity.code());
-        return refuse(&handle, &socket, ErrorCode::ServerOverCapacity).await;
+        return refuse(&handle, &*socket, ErrorCode::ServerOverCapacity).await;
     };
     let node = slot.node().clone();
     let socket_id = match app.add_socket(&handle) {
         Ok(id) => id,
         Err(code) => {
             app.metrics.connection_closed(code.code());
-            return refuse(&handle, &socket, code).await;
+            return refuse(&handle, &*socket, code).await;
         }
     };
     let mut session = Session::new(node, app, socket_id, handle);
@@ -90,13 +99,15 @@ where
         session.close();
         let code = ErrorCode::OriginNotAllowed;
         session.app.metrics.connection_closed(code.code());
-        return refuse(&session.handle, &socket, code).await;
+        return refuse(&session.handle, &*socket, code).await;
     }
     // Debug level: at the default level the span is disabled and costs
     // nothing per socket; with debug on, every line of this socket carries
     // its socket id and app id.
     let span = tracing::debug_span!("connection", socket_id = %socket_id, app_id = %session.app.id);
-    let end = serve(&mut ws, &socket, &mut session).instrument(span).await;
+    let end = serve(&mut ws, &*socket, &mut session)
+        .instrument(span)
+        .await;
     session.close();
     let metrics = &session.app.metrics;
     metrics.connection_closed(end.close_code());
@@ -166,9 +177,10 @@ impl End {
 
 /// Serves the socket, then sends its last frames (error and close frame)
 /// unless it is already gone; returns how it ended.
-async fn serve<S>(ws: &mut S, socket: &OwnedWriteHalf, session: &mut Session) -> End
+async fn serve<S, W>(ws: &mut S, socket: &W, session: &mut Session) -> End
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
+    W: Sink,
 {
     let end = serve_until_end(ws, socket, session).await;
     let handle = &session.handle;
@@ -186,9 +198,10 @@ where
     end
 }
 
-async fn serve_until_end<S>(ws: &mut S, socket: &OwnedWriteHalf, session: &mut Session) -> End
+async fn serve_until_end<S, W>(ws: &mut S, socket: &W, session: &mut Session) -> End
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
+    W: Sink,
 {
     let (ping_secs, activity_timeout, signin_secs) = {
         let config = session.app.config();
@@ -358,9 +371,9 @@ enum Flush {
 /// (an overflow evicts a stalled socket) ends it at once. With `metrics`,
 /// records one delivery-latency sample for the batch: its oldest
 /// published frame.
-async fn flush(
+async fn flush<W: Sink>(
     handle: &SocketHandle,
-    socket: &OwnedWriteHalf,
+    socket: &W,
     metrics: Option<&AppMetrics>,
     watch_close: bool,
 ) -> Flush {
@@ -379,14 +392,14 @@ async fn flush(
                     return Flush::Closed(reason);
                 }
                 tokio::select! {
-                    writable = socket.writable() => if writable.is_err() {
+                    writable = socket.as_ref().writable() => if writable.is_err() {
                         return Flush::Broken;
                     },
                     () = handle.ready() => {}
                 }
             }
             Flushed::WouldBlock => {
-                if socket.writable().await.is_err() {
+                if socket.as_ref().writable().await.is_err() {
                     return Flush::Broken;
                 }
             }
@@ -399,7 +412,7 @@ fn error_frame(reason: ErrorCode) -> Frame {
 }
 
 /// Refuses a socket before `connection_established`: error, then close.
-async fn refuse(handle: &SocketHandle, socket: &OwnedWriteHalf, reason: ErrorCode) {
+async fn refuse<W: Sink>(handle: &SocketHandle, socket: &W, reason: ErrorCode) {
     handle.send_final(&[
         error_frame(reason),
         Frame::close(reason.code(), reason.message()),

@@ -15,6 +15,7 @@
 //! | `metrics` | every exported metric, named once: the node's registry and per-app handles |
 //! | `apps` | per-app state: channels, cache; `SocketIndex`: sockets, users and their one count |
 //! | `adapter` | fan-out and cluster-wide queries: `local` for one node, `redis` for many |
+//! | `tls` | `[server.tls]`: the acceptor, certificate reload on SIGHUP, a TLS socket split for direct writes |
 //! | [`node`] | state shared by every task of the process |
 //! | `subscriptions` | the subscribe/unsubscribe seam: registry, user index, cluster, lifecycle |
 //! | `handshake` | the WebSocket opening handshake's checks (version 13 → else 426, a 16-byte key → else 400) |
@@ -63,5 +64,6 @@ pub mod server;
 pub mod shutdown;
 mod sse;
 mod subscriptions;
+mod tls;
 pub mod trigger;
 mod webhooks;

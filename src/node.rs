@@ -13,6 +13,7 @@ use crate::lifecycle::LifecycleBus;
 use crate::limits::sockets::SocketBudget;
 use crate::metrics::{Metrics, SocketMetrics};
 use crate::shutdown::Shutdown;
+use crate::tls::Tls;
 use crate::webhooks::Webhooks;
 
 /// Shared state of one Clarion process.
@@ -44,6 +45,8 @@ pub struct Node {
     pub(crate) metrics_route: bool,
     /// Who may use the dashboard; `None` while it is off.
     pub(crate) dashboard: Option<Access>,
+    /// The listener's TLS (`[server.tls]`); `None` serves plain TCP.
+    pub(crate) tls: Option<Arc<Tls>>,
 }
 
 impl Node {
@@ -72,7 +75,14 @@ impl Node {
             metrics: None,
             metrics_route: false,
             dashboard: None,
+            tls: None,
         }
+    }
+
+    /// The same node, serving TLS with `tls`.
+    pub(crate) fn with_tls(mut self, tls: Option<Arc<Tls>>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// The same node, with its metrics registry (served on the main

@@ -152,13 +152,32 @@ impl fmt::Debug for Frame {
 }
 
 /// Where a handle writes: anything that takes bytes without blocking.
+///
+/// A plain TCP socket passes on at once whatever it takes. A TLS socket
+/// ([`buffers`](FrameSink::buffers)) may take a frame but keep part of
+/// its encrypted records until the socket is writable again; the handle
+/// then wakes the socket's task, whose flush writes them with an empty
+/// write.
 pub(crate) trait FrameSink: Send + Sync + fmt::Debug {
     /// Writes as much of `bufs` as the sink takes now; `WouldBlock` when
-    /// it takes nothing.
+    /// it takes nothing. With empty `bufs`, a buffering sink writes what
+    /// it holds: `Ok(0)` once nothing is left, `WouldBlock` while some is.
     ///
     /// # Errors
     /// `WouldBlock` when full, any other error when the socket is broken.
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+
+    /// Whether this sink may hold bytes it has taken (asked once, when
+    /// the handle is made; a plain socket never does).
+    fn buffers(&self) -> bool {
+        false
+    }
+
+    /// Whether bytes taken by earlier writes are still waiting in the
+    /// sink (asked only of sinks that [`buffers`](FrameSink::buffers)).
+    fn holds_bytes(&self) -> bool {
+        false
+    }
 }
 
 impl FrameSink for tokio::net::tcp::OwnedWriteHalf {
@@ -182,6 +201,9 @@ struct Outbox {
     wake: Notify,
     /// The socket, for writes straight from the publisher.
     sink: Option<Arc<dyn FrameSink>>,
+    /// The sink may keep bytes after a complete write (TLS); fixed when
+    /// the handle is made, so a plain socket's writes ask nothing more.
+    buffering: bool,
 }
 
 #[derive(Debug)]
@@ -232,6 +254,7 @@ impl SocketHandle {
     }
 
     fn build(capacity: usize, sink: Option<Arc<dyn FrameSink>>) -> Self {
+        let buffering = sink.as_ref().is_some_and(|s| s.buffers());
         SocketHandle {
             outbox: Arc::new(Outbox {
                 queue: Mutex::new(Queue {
@@ -244,6 +267,7 @@ impl SocketHandle {
                 }),
                 wake: Notify::new(),
                 sink,
+                buffering,
             }),
         }
     }
@@ -270,7 +294,15 @@ impl SocketHandle {
         if q.frames.is_empty() {
             if let Some(sink) = &self.outbox.sink {
                 match sink.try_write_vectored(&[IoSlice::new(frame.wire())]) {
-                    Ok(n) if n == frame.wire().len() => return Ok(()),
+                    Ok(n) if n == frame.wire().len() => {
+                        if self.outbox.buffering && sink.holds_bytes() {
+                            // Encrypted records are left: the task's flush
+                            // writes them once the socket is writable.
+                            drop(q);
+                            self.outbox.wake.notify_one();
+                        }
+                        return Ok(());
+                    }
                     Ok(n) => q.head_written = n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(_) => {
@@ -347,6 +379,18 @@ impl SocketHandle {
                 return Flushed::Broken;
             }
             if q.frames.is_empty() {
+                if self.outbox.buffering {
+                    match sink.try_write_vectored(&[]) {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            return Flushed::WouldBlock
+                        }
+                        Err(_) => {
+                            q.broken = true;
+                            return Flushed::Broken;
+                        }
+                    }
+                }
                 if q.frames.capacity() > 64 {
                     // Give back the memory of a burst once it has drained.
                     q.frames.shrink_to(8);

@@ -10,6 +10,10 @@
 //!   (secret, limits, client-event rules, origins, history sizes, the auth
 //!   endpoint, …; their sockets stay connected), and removed ids answer as
 //!   unknown apps while their sockets get `pusher:error` 4001 and close;
+//! * **the TLS certificate** — with `[server.tls]` on, the certificate and
+//!   key are read again from the (possibly new) paths: new handshakes get
+//!   them, open sockets keep their session; a pair that does not load is
+//!   logged and the old one stays. Turning TLS on or off needs a restart;
 //! * **`[server]`, `[scaling]`, `[webhooks]`, `[metrics]`, `[dashboard]`**
 //!   — keeps the running values: the listener, the runtime, the cluster
 //!   link and the webhook pipeline are built once. A changed one is named
@@ -25,7 +29,7 @@
 //! `max_message_size`, `allowed_origins` and `user_authentication_timeout`
 //! are checked or sent when a socket connects, so they apply to new ones.
 
-use crate::config::{self, Config, ScalingConfig, ServerConfig};
+use crate::config::{self, Config, ScalingConfig, ServerConfig, TlsConfig};
 use crate::node::Node;
 
 /// Applies `next` (loaded and validated) to `node`, which runs `running`;
@@ -47,6 +51,7 @@ pub fn apply(node: &Node, running: &Config, next: Config) -> Config {
              secret=app-secret; never use these credentials in production"
         );
     }
+    let tls = reload_tls(node, &next);
     let changes = node.apps.reload(&next.apps);
     tracing::info!(
         added = ?changes.added,
@@ -55,9 +60,34 @@ pub fn apply(node: &Node, running: &Config, next: Config) -> Config {
         closed_sockets = changes.closed_sockets,
         "configuration reloaded"
     );
-    Config {
+    let mut now = Config {
         apps: next.apps,
         ..running.clone()
+    };
+    if tls.is_some() {
+        now.server.tls = tls;
+    }
+    now
+}
+
+/// Reads the certificate and key again (from `next`'s paths) when the node
+/// serves TLS; returns the paths now in use. A pair that does not load is
+/// logged and the certificate in use stays.
+fn reload_tls(node: &Node, next: &Config) -> Option<TlsConfig> {
+    let (tls, paths) = (node.tls.as_ref()?, next.server.tls.as_ref()?);
+    match tls.reload(paths) {
+        Ok(()) => {
+            tracing::info!(
+                cert = %paths.cert.display(),
+                key = %paths.key.display(),
+                "TLS certificate reloaded: new connections get it, open ones keep theirs"
+            );
+            Some(paths.clone())
+        }
+        Err(e) => {
+            tracing::error!("TLS certificate not reloaded, the one in use is kept: {e}");
+            None
+        }
     }
 }
 
@@ -80,6 +110,7 @@ fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
         handshake_timeout,
         auth_timestamp_window,
         worker_threads,
+        tls,
     } = &next.server;
     let old = &running.server;
     for (name, changed) in [
@@ -118,6 +149,9 @@ fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
             "server.worker_threads",
             *worker_threads != old.worker_threads,
         ),
+        // Turning TLS on or off needs a restart; new paths (and the files'
+        // contents) are read by `reload_tls`.
+        ("server.tls", tls.is_some() != old.tls.is_some()),
     ] {
         if changed {
             names.push(name);

@@ -23,7 +23,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+use tokio_rustls::server::TlsStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
@@ -40,6 +43,7 @@ use crate::drain;
 use crate::limits::sockets::{self, SocketPermit};
 use crate::metrics::{HandshakeStage, Metrics};
 use crate::node::Node;
+use crate::tls::{Tls, TlsError, TlsReadHalf, TlsSocket};
 use crate::webhooks::Webhooks;
 use crate::{exporter, handshake, http_api, sse};
 
@@ -60,6 +64,10 @@ pub enum ServerError {
 /// use 128, which drops SYNs when thousands of clients reconnect at once,
 /// e.g. after another replica restarts).
 const LISTEN_BACKLOG: u32 = 4096;
+
+/// How long a client may take to finish its TLS handshake before its
+/// connection is dropped.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long webhook deliveries in flight may still take once every socket
 /// has closed; what is undelivered then waits in the outbox.
@@ -123,8 +131,12 @@ async fn bind_to(host: &str, port: u16) -> Result<TcpListener, ServerError> {
 /// Redis adapter when `scaling.enabled`. Must run inside a tokio runtime.
 ///
 /// # Errors
-/// A message when the scaling configuration cannot be used.
+/// A message when the scaling configuration or the TLS certificate cannot
+/// be used.
 pub fn build_node(config: &Config) -> Result<Arc<Node>, String> {
+    // First: a certificate that does not load stops the start before any
+    // link or task is started.
+    let tls = tls_for(config).map_err(|e| format!("server.tls: {e}"))?;
     let metrics = metrics_for(config);
     let apps = Arc::new(AppRegistry::with_metrics(&config.apps, metrics.clone()));
     let adapter: Arc<dyn Adapter> = if config.scaling.enabled {
@@ -134,11 +146,17 @@ pub fn build_node(config: &Config) -> Result<Arc<Node>, String> {
         Arc::new(LocalAdapter)
     };
     let webhooks = Webhooks::start(config, apps.clone())?;
-    Ok(Arc::new(assemble(config, apps, adapter, webhooks, metrics)))
+    Ok(Arc::new(
+        assemble(config, apps, adapter, webhooks, metrics).with_tls(tls),
+    ))
 }
 
 /// Builds a single-node state (local adapter) for `config`, ignoring
 /// `scaling`. Must run inside a tokio runtime.
+///
+/// # Panics
+/// When `[server.tls]` names files that hold no usable certificate and
+/// key ([`build_node`] returns that as an error instead).
 pub fn local_node(config: &Config) -> Arc<Node> {
     let metrics = metrics_for(config);
     let apps = Arc::new(AppRegistry::with_metrics(&config.apps, metrics.clone()));
@@ -146,13 +164,18 @@ pub fn local_node(config: &Config) -> Arc<Node> {
     single.scaling.enabled = false;
     let webhooks = Webhooks::start(&single, apps.clone())
         .unwrap_or_else(|e| unreachable!("without scaling only the HTTP client can fail: {e}"));
-    Arc::new(assemble(
-        config,
-        apps,
-        Arc::new(LocalAdapter),
-        webhooks,
-        metrics,
-    ))
+    let tls = tls_for(config).unwrap_or_else(|e| panic!("server.tls: {e}"));
+    Arc::new(assemble(config, apps, Arc::new(LocalAdapter), webhooks, metrics).with_tls(tls))
+}
+
+/// The listener's TLS when `[server.tls]` is set.
+fn tls_for(config: &Config) -> Result<Option<Arc<Tls>>, TlsError> {
+    config
+        .server
+        .tls
+        .as_ref()
+        .map(|tls| Tls::new(tls).map(Arc::new))
+        .transpose()
 }
 
 /// A metrics registry when metrics or the dashboard (which charts the same
@@ -254,12 +277,43 @@ async fn accept_until(listener: &TcpListener, node: &Arc<Node>, until: impl Futu
     }
 }
 
-fn serve_connection(
-    node: &Arc<Node>,
-    stream: tokio::net::TcpStream,
-    peer: SocketAddr,
-    permit: SocketPermit,
-) {
+/// Serves one accepted connection on a tracked task: HTTP/1.1 on the TCP
+/// stream, or on the TLS stream once its handshake is done.
+fn serve_connection(node: &Arc<Node>, stream: TcpStream, peer: SocketAddr, permit: SocketPermit) {
+    let Some(tls) = node.tls.clone() else {
+        node.shutdown
+            .tracker
+            .spawn(serve_http(node.clone(), stream, peer, permit));
+        return;
+    };
+    let node = node.clone();
+    let tracker = node.shutdown.tracker.clone();
+    tracker.spawn(async move {
+        let handshake = timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor().accept(stream));
+        let stream = tokio::select! {
+            done = handshake => match done {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            },
+            _ = node.shutdown.token.cancelled() => return,
+        };
+        serve_http(node, stream, peer, permit).await;
+    });
+}
+
+/// HTTP/1.1 with upgrades on `io` until the client leaves or, on shutdown,
+/// its request in flight is answered.
+async fn serve_http<I>(node: Arc<Node>, io: I, peer: SocketAddr, permit: SocketPermit)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service_node = node.clone();
     // The connection's place in the socket budget lives as long as the
     // service (the HTTP connection) and, through the request, any
@@ -281,11 +335,11 @@ fn serve_connection(
         .max_buf_size(node.server.max_request_size.max(8192))
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(node.server.handshake_timeout))
-        .serve_connection(TokioIo::new(stream), service)
+        .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     let counting = node.clone();
     let token = node.shutdown.token.clone();
-    node.shutdown.tracker.spawn(async move {
+    {
         let mut conn = std::pin::pin!(conn);
         let result = tokio::select! {
             result = conn.as_mut() => result,
@@ -303,7 +357,7 @@ fn serve_connection(
             }
             tracing::debug!(%peer, error = %e, "http connection ended with an error");
         }
-    });
+    }
 }
 
 type HttpResponse = Response<Full<Bytes>>;
@@ -464,25 +518,36 @@ fn upgrade(node: &Arc<Node>, mut req: Request<Incoming>, key: &str) -> HttpRespo
         };
         // Take the TCP socket back from hyper: the connection reads frames
         // through tungstenite and publishers write to the socket directly.
-        let Ok(parts) = upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() else {
-            tracing::warn!("upgraded connection is not a TCP stream");
+        // Copy out what hyper read past the handshake and free its buffer
+        // now: it is 8 KiB that would otherwise live as long as the socket.
+        let admission = Admission { app, slot, origin };
+        let config = Some(ws_config(max_message));
+        let upgraded = match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(hyper::upgrade::Parts { io, read_buf, .. }) => {
+                let pre_read = read_buf.to_vec();
+                drop(read_buf);
+                let (read, write) = io.into_inner().into_split();
+                let read = ReadHalf::new(read);
+                let ws = WebSocketStream::from_partially_read(read, pre_read, Role::Server, config);
+                connection::run(Box::new(ws.await), Arc::new(write), admission).await;
+                return;
+            }
+            Err(upgraded) => upgraded,
+        };
+        // A TLS socket: the session is shared by both halves (`tls.rs`).
+        let Ok(parts) = upgraded.downcast::<TokioIo<TlsStream<TcpStream>>>() else {
+            tracing::warn!("upgraded connection is neither TCP nor TLS");
             return;
         };
         let hyper::upgrade::Parts { io, read_buf, .. } = parts;
-        // Copy out what hyper read past the handshake and free its buffer
-        // now: it is 8 KiB that would otherwise live as long as the socket.
         let pre_read = read_buf.to_vec();
         drop(read_buf);
-        let (read, write) = io.into_inner().into_split();
-        let socket = Arc::new(write);
-        let ws = WebSocketStream::from_partially_read(
-            ReadHalf::new(read),
-            pre_read,
-            Role::Server,
-            Some(ws_config(max_message)),
-        )
-        .await;
-        connection::run(Box::new(ws), socket, Admission { app, slot, origin }).await;
+        let (tcp, session) = io.into_inner().into_inner();
+        let (read, write) = tcp.into_split();
+        let socket = Arc::new(TlsSocket::new(session, write));
+        let read = TlsReadHalf::new(read, socket.clone());
+        let ws = WebSocketStream::from_partially_read(read, pre_read, Role::Server, config);
+        connection::run(Box::new(ws.await), socket, admission).await;
     }));
     let mut res = Response::new(Full::new(Bytes::new()));
     *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

@@ -20,9 +20,11 @@ use super::{
 use crate::auth::jwt::ALGORITHM_NAMES;
 
 mod dotenv;
+mod tls;
 mod validate;
 
 use dotenv::parse_dotenv;
+use tls::apply_tls;
 use validate::{validate, AppOrigin};
 
 /// Where [`load`] reads the configuration from.
@@ -101,6 +103,8 @@ pub(super) const ENV_VARS: &[&str] = &[
     "CLARION_HANDSHAKE_TIMEOUT",
     "CLARION_WORKER_THREADS",
     "CLARION_AUTH_TIMESTAMP_WINDOW",
+    "CLARION_TLS_CERT",
+    "CLARION_TLS_KEY",
     "CLARION_METRICS_ENABLED",
     "CLARION_METRICS_PORT",
     "CLARION_DASHBOARD_ENABLED",
@@ -196,6 +200,7 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
 
     let env = Env::new(sources)?;
     apply_server(&env, &mut cfg)?;
+    apply_tls(&env, &mut cfg, file)?;
     apply_scaling(&env, &mut cfg)?;
     apply_webhooks(&env, &mut cfg)?;
     apply_observability(&env, &mut cfg)?;

@@ -154,3 +154,76 @@ fn a_write_batch_reports_when_its_oldest_published_frame_started() {
     assert_eq!(h.flush_sampled(&mut oldest), Flushed::Done);
     assert_eq!(oldest, Some(first));
 }
+
+/// A sink that takes every frame but passes on at most `room` bytes, holding
+/// the rest, as a TLS session does with records the kernel did not take.
+#[derive(Debug, Default)]
+struct BufferingSink {
+    held: Mutex<Vec<u8>>,
+    out: Mutex<Vec<u8>>,
+    room: Mutex<usize>,
+}
+
+impl BufferingSink {
+    fn pass_on(&self) {
+        let mut held = self.held.lock().unwrap();
+        let mut room = self.room.lock().unwrap();
+        let n = held.len().min(*room);
+        self.out.lock().unwrap().extend(held.drain(..n));
+        *room -= n;
+    }
+}
+
+impl FrameSink for BufferingSink {
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.pass_on();
+        if !self.held.lock().unwrap().is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let mut n = 0;
+        for buf in bufs {
+            self.held.lock().unwrap().extend_from_slice(buf);
+            n += buf.len();
+        }
+        self.pass_on();
+        Ok(n)
+    }
+
+    fn buffers(&self) -> bool {
+        true
+    }
+
+    fn holds_bytes(&self) -> bool {
+        !self.held.lock().unwrap().is_empty()
+    }
+}
+
+#[tokio::test]
+async fn bytes_a_buffering_sink_holds_wake_the_task_and_leave_with_its_flush() {
+    let sink = Arc::new(BufferingSink::default());
+    *sink.room.lock().unwrap() = 3;
+    let h = SocketHandle::with_sink(16, sink.clone());
+    h.send(&Frame::text("abcd")).unwrap(); // taken whole, 3 of 6 bytes out
+    assert!(h.is_empty(), "the frame was taken");
+    tokio::time::timeout(std::time::Duration::from_secs(1), h.ready())
+        .await
+        .expect("the task is woken to flush what the sink holds");
+    assert_eq!(h.flush(), Flushed::WouldBlock, "still held");
+    // Another frame waits behind the held bytes, in order.
+    h.send(&Frame::text("e")).unwrap();
+    assert_eq!(h.len(), 1);
+    *sink.room.lock().unwrap() = 1 << 20;
+    assert_eq!(h.flush(), Flushed::Done);
+    assert_eq!(&*sink.out.lock().unwrap(), b"\x81\x04abcd\x81\x01e");
+    assert!(!sink.holds_bytes());
+}
+
+#[test]
+fn a_plain_sink_is_never_asked_whether_it_holds_bytes() {
+    let sink = FakeSink::with_room(1 << 20);
+    let h = SocketHandle::with_sink(4, sink.clone());
+    assert!(!h.outbox.buffering);
+    h.send(&Frame::text("a")).unwrap();
+    assert_eq!(h.flush(), Flushed::Done);
+    assert_eq!(*sink.calls.lock().unwrap(), 1, "one write, no flush call");
+}

@@ -19,6 +19,7 @@ pub(crate) mod process;
 pub(crate) mod raw_ws;
 pub(crate) mod receiver;
 mod sse_client;
+pub(crate) mod tls;
 #[allow(unused_imports)] // each test binary uses a different subset
 pub(crate) use client::{Client, Received};
 #[allow(unused_imports)]

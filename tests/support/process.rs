@@ -110,6 +110,17 @@ impl Process {
         &self.seen
     }
 
+    /// Every line the process wrote to stderr; call it once the process
+    /// has exited, so the reader has seen the end of the stream.
+    pub(crate) async fn all_lines(&mut self) -> Vec<String> {
+        while let Ok(Some(line)) =
+            tokio::time::timeout(Duration::from_secs(10), self.lines.recv()).await
+        {
+            self.seen.push(line);
+        }
+        self.seen.clone()
+    }
+
     /// Sends `signal` (`TERM`, `INT`, `HUP`, …) to the process.
     pub(crate) fn signal(&self, signal: &str) {
         let pid = self.child.id().expect("still running");

@@ -74,6 +74,12 @@ const RSA_PUBLIC_KEY: &str = concat!(
     "/tests/fixtures/jwt/rsa-public.pem"
 );
 
+/// A test EC public key: only a readable file, for the TLS paths.
+const EC_PUBLIC_KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/jwt/ec-public.pem"
+);
+
 const APP: &str = "[[apps]]\nid = \"1\"\nkey = \"k1\"\nsecret = \"s1\"\n";
 
 fn env_app(id: &str) -> AppConfig {
@@ -213,6 +219,7 @@ fn every_server_and_scaling_variable_is_mapped() {
         handshake_timeout: 4,
         auth_timestamp_window: 0,
         worker_threads: Some(1),
+        tls: None,
     };
     assert_eq!(cfg.server, server);
     let scaling = ScalingConfig {
@@ -323,12 +330,22 @@ fn every_documented_variable_is_honoured() {
     .concat();
     // The dashboard is turned on with its token.
     let with_token = [base.as_slice(), &[("CLARION_DASHBOARD_TOKEN", "t")]].concat();
+    // TLS needs both files: each variable is compared with both set.
+    let with_tls = [
+        base.as_slice(),
+        &[
+            ("CLARION_TLS_CERT", RSA_PUBLIC_KEY),
+            ("CLARION_TLS_KEY", RSA_PUBLIC_KEY),
+        ],
+    ]
+    .concat();
     for var in ENV_VARS {
         let value = match *var {
             "REVERB_SERVER_PATH" => "/p",
             "REDIS_URL" => "rediss://h:1/2",
             "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM" => "none",
             "CLARION_AUTH_JWT_PUBLIC_KEY" => RSA_PUBLIC_KEY,
+            "CLARION_TLS_CERT" | "CLARION_TLS_KEY" => EC_PUBLIC_KEY,
             "CLARION_AUTH_JWT_ALGORITHM" => "HS512",
             "CLARION_WEBHOOK_URL" => "http://127.0.0.1:9/hook",
             "CLARION_WEBHOOK_EVENT_TYPES" => "cache_miss",
@@ -345,6 +362,7 @@ fn every_documented_variable_is_honoured() {
             | "CLARION_AUTH_JWT_AUDIENCE" => with_secret.as_slice(),
             "CLARION_WEBHOOK_EVENT_TYPES" => with_webhook.as_slice(),
             "CLARION_DASHBOARD_ENABLED" => with_token.as_slice(),
+            "CLARION_TLS_CERT" | "CLARION_TLS_KEY" => with_tls.as_slice(),
             _ => base.as_slice(),
         };
         let mut env = base.to_vec();
@@ -1304,4 +1322,72 @@ fn the_dashboard_is_off_by_default_and_needs_a_token() {
     assert_eq!(cfg.dashboard.token.as_deref(), Some("from-env"));
     let debug = format!("{cfg:?}");
     assert!(!debug.contains("from-env"), "the token is never printed");
+}
+
+#[test]
+fn tls_takes_both_files_or_neither() {
+    assert_eq!(ok(None, None, &[]).server.tls, None);
+    let text = format!("[server.tls]\ncert = \"{RSA_PUBLIC_KEY}\"\nkey = \"{EC_PUBLIC_KEY}\"\n");
+    let tls = ok(Some(&text), None, &[]).server.tls.expect("tls on");
+    assert_eq!(tls.cert, PathBuf::from(RSA_PUBLIC_KEY));
+    assert_eq!(tls.key, PathBuf::from(EC_PUBLIC_KEY));
+    // The environment replaces one file and keeps the other.
+    let env = [("CLARION_TLS_KEY", RSA_PUBLIC_KEY)];
+    let tls = ok(Some(&text), None, &env).server.tls.expect("tls on");
+    assert_eq!(tls.key, PathBuf::from(RSA_PUBLIC_KEY));
+    assert_eq!(tls.cert, PathBuf::from(RSA_PUBLIC_KEY));
+    // One without the other is refused, from either source.
+    let text = err(
+        Some(&format!("[server.tls]\ncert = \"{RSA_PUBLIC_KEY}\"\n")),
+        None,
+        &[],
+    );
+    assert!(text.contains("key"), "{text}");
+    let text = err(None, None, &[("CLARION_TLS_CERT", RSA_PUBLIC_KEY)]);
+    assert!(text.contains("CLARION_TLS_KEY"), "{text}");
+    let text = err(None, None, &[("CLARION_TLS_KEY", RSA_PUBLIC_KEY)]);
+    assert!(text.contains("CLARION_TLS_CERT"), "{text}");
+}
+
+#[test]
+fn tls_files_must_be_readable_at_start() {
+    let env = [
+        ("CLARION_TLS_CERT", RSA_PUBLIC_KEY),
+        ("CLARION_TLS_KEY", "/nonexistent/clarion-test.key"),
+    ];
+    let text = err(None, None, &env);
+    assert!(text.contains("server.tls.key"), "{text}");
+    assert!(text.contains("/nonexistent/clarion-test.key"), "{text}");
+}
+
+#[test]
+fn relative_tls_paths_are_taken_from_the_config_files_directory() {
+    let pem = std::fs::read_to_string(RSA_PUBLIC_KEY).expect("fixture");
+    let file = TempFile::new("tls.pem", &pem);
+    let name = file.0.file_name().and_then(|n| n.to_str()).expect("name");
+    let text = format!("[server.tls]\ncert = \"{name}\"\nkey = \"{name}\"\n");
+    let tls = ok(Some(&text), None, &[]).server.tls.expect("tls on");
+    assert_eq!(tls.cert, file.0);
+    assert_eq!(tls.key, file.0);
+}
+
+#[test]
+fn debug_output_never_shows_a_secret() {
+    let text = format!(
+        "[scaling]\nurl = \"redis://user:redis-pass@h:1/0\"\npassword = \"redis-pass\"\n\
+         {APP}[[apps.webhooks]]\nurl = \"https://u:hook-pass@example.com/hook\"\n\
+         headers = {{ Authorization = \"Bearer hook-token\" }}\n"
+    );
+    let cfg = ok(Some(&text), None, &[]);
+    let debug = format!("{cfg:?}");
+    for secret in ["redis-pass", "hook-pass", "hook-token"] {
+        assert!(!debug.contains(secret), "{secret} in {debug}");
+    }
+    // The app secret is `s1`, short enough to occur elsewhere: as a value.
+    assert!(!debug.contains("\"s1\""), "the app secret in {debug}");
+    assert!(
+        debug.contains("Authorization"),
+        "header names stay: {debug}"
+    );
+    assert!(debug.contains("k1"), "the key stays: {debug}");
 }
