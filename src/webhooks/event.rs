@@ -102,9 +102,14 @@ impl Entry {
     }
 
     /// The event's JSON with the idempotency id as its first field, as it
-    /// appears in the request body.
+    /// appears in the request body. JSON whitespace before the object is
+    /// dropped: such an entry routes, so it must not lose its body.
     pub(crate) fn with_id(&self) -> Option<String> {
-        let rest = self.event.strip_prefix('{')?;
+        let json_whitespace: &[char] = &[' ', '\t', '\n', '\r'];
+        let rest = self
+            .event
+            .trim_start_matches(json_whitespace)
+            .strip_prefix('{')?;
         if !rest.trim_start().starts_with('"') {
             return None;
         }

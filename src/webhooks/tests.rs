@@ -77,6 +77,24 @@ fn the_id_is_the_first_field_and_only_objects_get_one() {
 }
 
 #[test]
+fn an_entry_with_whitespace_before_its_event_keeps_its_body() {
+    // Found by the `webhook_entry` fuzz target: the event routed (serde_json
+    // skips leading whitespace) but `with_id` found no `{` and gave no body,
+    // so the dispatcher acknowledged and dropped an event it had targets for.
+    let entry = Entry {
+        key: "1-0".into(),
+        app_id: "1".into(),
+        id: "e1".into(),
+        event: " \n\t\r{\"name\":\"channel_vacated\",\"channel\":\"x\"}".into(),
+    };
+    assert!(entry.routing().is_some());
+    assert_eq!(
+        entry.with_id().as_deref(),
+        Some(r#"{"id":"e1","name":"channel_vacated","channel":"x"}"#)
+    );
+}
+
+#[test]
 fn the_body_carries_time_ms_and_the_events_verbatim() {
     let events = vec![r#"{"id":"1","name":"channel_vacated","channel":"a"}"#.to_owned()];
     let text = body(&events);
