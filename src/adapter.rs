@@ -40,6 +40,44 @@ pub(crate) struct HistoricEvent {
     pub(crate) frame: Frame,
 }
 
+/// Keeps a channel's cluster link up while a subscribe completes: from
+/// [`Adapter::link`] until the subscriber is in the channel registry, so the
+/// link cannot be dropped in between (the channel is not occupied yet).
+#[derive(Default)]
+pub(crate) struct Link {
+    release: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl Link {
+    /// A link that holds nothing (single node, or broadcast routing).
+    pub(crate) fn none() -> Self {
+        Link::default()
+    }
+
+    /// A link that runs `release` when dropped.
+    pub(crate) fn held(release: impl FnOnce() + Send + Sync + 'static) -> Self {
+        Link {
+            release: Some(Box::new(release)),
+        }
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            release();
+        }
+    }
+}
+
+impl Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("held", &self.release.is_some())
+            .finish()
+    }
+}
+
 /// Why a cluster-wide query could not be answered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum AdapterError {
@@ -64,6 +102,20 @@ pub(crate) trait Adapter: Send + Sync + Debug + 'static {
         frame: &Frame,
         except: Option<SocketId>,
     ) -> Reach;
+
+    /// Makes sure this node receives the other nodes' events on `channel`
+    /// before a subscriber is added to it, so an event published after the
+    /// subscriber's acknowledgement is never missed. Resolves at once when
+    /// the channel is already linked (or there is no cluster); otherwise
+    /// after one round trip to the cluster, or its timeout. Hold the
+    /// returned [`Link`] until the subscribe is done.
+    async fn link(&self, _app: &App, _channel: &ChannelName) -> Link {
+        Link::none()
+    }
+
+    /// The channel got its first subscriber on this node, or lost its last
+    /// (from the subscribe/unsubscribe seam). Single node: nothing to do.
+    fn occupancy_changed(&self, _app: &App, _channel: &ChannelName) {}
 
     /// A user's first socket on this node joined presence `channel`; other
     /// nodes must count the user present. Single node: nothing to do.

@@ -558,6 +558,35 @@ pub struct ScalingConfig {
     pub heartbeat_interval_ms: u64,
     /// Milliseconds without a heartbeat after which a node counts as dead.
     pub node_timeout_ms: u64,
+    /// How events travel between nodes (`CLARION_SCALING_ROUTING`).
+    pub routing: Routing,
+}
+
+/// How a node receives other nodes' events (`scaling.routing`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Routing {
+    /// A Redis pub/sub channel per Pusher channel: a node subscribes to a
+    /// channel's events only while it has subscribers on it, so each node
+    /// pays for its own subscribers alone.
+    #[default]
+    Channel,
+    /// Every event on the one control channel, received by every node
+    /// (Reverb's and earlier Clarion's design; for comparison, and for a
+    /// rolling upgrade from a version that only spoke this).
+    Broadcast,
+}
+
+impl std::str::FromStr for Routing {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "channel" => Ok(Routing::Channel),
+            "broadcast" => Ok(Routing::Broadcast),
+            _ => Err(()),
+        }
+    }
 }
 
 impl Default for ScalingConfig {
@@ -575,6 +604,7 @@ impl Default for ScalingConfig {
             query_timeout_ms: 1_000,
             heartbeat_interval_ms: 2_000,
             node_timeout_ms: 10_000,
+            routing: Routing::Channel,
         }
     }
 }

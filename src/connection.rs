@@ -306,7 +306,7 @@ where
                 let flow = match message {
                     Ok(Message::Text(text)) => {
                         session.app.metrics.received(text.len());
-                        session.on_text(text.as_str())
+                        session.on_text(text.as_str()).await
                     }
                     // Pusher messages are JSON text; binary frames are invalid.
                     Ok(Message::Binary(data)) => {

@@ -219,6 +219,8 @@ impl Metrics {
         let redis = RedisHandles {
             connected: Gauge::default(),
             roundtrip: Latency::new(latency::ROUNDTRIP_BOUNDS),
+            channels: Gauge::default(),
+            channel_commands: Counter::default(),
         };
         let sockets = SocketHandles {
             open: Gauge::default(),
@@ -330,6 +332,16 @@ impl Metrics {
             "Round trip of a PING to Redis, timed with every heartbeat",
             Unit::Seconds,
             redis.roundtrip.clone(),
+        );
+        r.register(
+            "redis_channels",
+            "Pusher channels whose events this node receives from Redis (channel routing: those it has subscribers on)",
+            redis.channels.clone(),
+        );
+        r.register(
+            "redis_channel_commands",
+            "SUBSCRIBE and UNSUBSCRIBE commands sent for channel routing (pipelined in rounds)",
+            redis.channel_commands.clone(),
         );
         r.register(
             "sockets_open",
@@ -704,6 +716,8 @@ pub(crate) struct RedisMetrics(Option<Arc<RedisHandles>>);
 struct RedisHandles {
     connected: Gauge,
     roundtrip: Latency,
+    channels: Gauge,
+    channel_commands: Counter,
 }
 
 impl RedisMetrics {
@@ -718,6 +732,16 @@ impl RedisMetrics {
     pub(crate) fn roundtrip(&self, elapsed: Duration) {
         if let Some(m) = &self.0 {
             m.roundtrip.observe(elapsed);
+        }
+    }
+
+    /// A round of channel routing subscribed and unsubscribed this many
+    /// channels; `linked` are received now.
+    pub(crate) fn interest(&self, subscribed: usize, unsubscribed: usize, linked: usize) {
+        if let Some(m) = &self.0 {
+            let sent = u64::try_from(subscribed + unsubscribed).unwrap_or(u64::MAX);
+            m.channel_commands.inc_by(sent);
+            m.channels.set(i64::try_from(linked).unwrap_or(i64::MAX));
         }
     }
 }

@@ -170,6 +170,7 @@ fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
         query_timeout_ms,
         heartbeat_interval_ms,
         node_timeout_ms,
+        routing,
     } = &next.scaling;
     let old = &running.scaling;
     for (name, changed) in [
@@ -194,6 +195,7 @@ fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
             "scaling.node_timeout_ms",
             *node_timeout_ms != old.node_timeout_ms,
         ),
+        ("scaling.routing", *routing != old.routing),
     ] {
         if changed {
             names.push(name);

@@ -241,6 +241,13 @@ async fn open(
         close_at: None,
         _slot: slot,
     };
+    // Receive the cluster's events on every channel before watching them:
+    // a watch that begins now then misses nothing from the cluster. The
+    // links are held until the subscribes below are done.
+    let mut links = Vec::with_capacity(channels.len());
+    for channel in &channels {
+        links.push(stream.node.adapter.link(&stream.app, channel).await);
+    }
     // Watch before subscribing: an event published in between is logged
     // after the cursor, so the first read finds it.
     let resume = stream.app.history.open(&channels, last_id.as_deref())?;
@@ -283,6 +290,7 @@ async fn open(
             as_member,
         );
     }
+    drop(links);
     Ok(stream)
 }
 

@@ -10,9 +10,15 @@
 //! 3. the cluster: a user's first socket on this node is announced;
 //! 4. a cache channel's last event (or `pusher:cache_miss`) is queued to the
 //!    subscriber;
-//! 5. the lifecycle bus (channel occupied, member added) and the webhooks,
-//!    which get this node's transitions and have Redis arbitrate the
-//!    cluster-level ones (see `webhooks`).
+//! 5. the cluster adapter hears of occupancy changes (with channel routing
+//!    it links to or unlinks from the channel's events: see
+//!    `adapter::redis::interest`), then the lifecycle bus (channel occupied,
+//!    member added) and the webhooks, which get this node's transitions and
+//!    have Redis arbitrate the cluster-level ones (see `webhooks`).
+//!
+//! Before step 1 the caller awaits `Adapter::link` for the channel, so this
+//! node already receives the other nodes' events on it when the
+//! acknowledgement goes out.
 //!
 //! An unsubscribe undoes 1–3 in the same order and announces member removed,
 //! then channel vacated. Both return a [`Transition`]: what changed for the
@@ -188,6 +194,9 @@ pub(crate) fn unsubscribe(
 /// occupied before member added, member removed before vacated (events are
 /// built only when someone observes), and hands it to the webhooks.
 fn announce(node: &Node, app: &App, channel: &ChannelName, transition: &Transition) {
+    if transition.occupancy.is_some() {
+        node.adapter.occupancy_changed(app, channel);
+    }
     node.webhooks.observe(app, channel, transition);
     let bus = &node.lifecycle;
     let ids = || (app.id.clone(), channel.clone());

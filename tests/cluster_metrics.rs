@@ -1,6 +1,8 @@
 //! The Redis link in `GET /metrics`, against a real `redis-server`:
 //! `clarion_redis_connected` follows the link through an outage and
-//! `clarion_redis_roundtrip_seconds` times the heartbeat's `PING`.
+//! `clarion_redis_roundtrip_seconds` times the heartbeat's `PING`, and
+//! `clarion_redis_channels` counts the channels received (again after a
+//! reconnection).
 
 mod cluster_support;
 mod support;
@@ -46,9 +48,21 @@ async fn the_redis_link_state_and_round_trip_are_exported() {
         "a loopback PING takes well under a second: {sum:?}"
     );
 
+    // Interest routing: one channel received while a socket is on it.
+    let channels = "clarion_redis_channels";
+    let mut client = support::connect_at(node.addr).await;
+    client.subscribe("news").await;
+    wait_until(&node, channels, Duration::from_secs(10), |v| v == 1.0).await;
+
     redis.kill();
     wait_until(&node, connected, Duration::from_secs(10), |v| v == 0.0).await;
     redis.restart().await;
     wait_until(&node, connected, Duration::from_secs(15), |v| v == 1.0).await;
+    // Subscribed again after the reconnection.
+    let commands = "clarion_redis_channel_commands_total";
+    wait_until(&node, commands, Duration::from_secs(10), |v| v >= 2.0).await;
+    wait_until(&node, channels, Duration::from_secs(10), |v| v == 1.0).await;
+    client.unsubscribe("news").await;
+    wait_until(&node, channels, Duration::from_secs(10), |v| v == 0.0).await;
     node.shutdown().await;
 }

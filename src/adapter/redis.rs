@@ -1,10 +1,14 @@
 //! The Redis adapter: several Clarion replicas behave as one server.
 //!
-//! Every node PUBLISHes [`Envelope`]s on one Redis pub/sub channel,
-//! `{scaling.channel}:clarion` (so deployments with different
-//! `REVERB_SCALING_CHANNEL`s never cross-talk), and SUBSCRIBEs to it on a
-//! dedicated connection. Events are delivered locally first, then
-//! published; other nodes deliver them through the same `App::deliver`.
+//! Every node PUBLISHes [`Envelope`]s on Redis pub/sub and SUBSCRIBEs on
+//! a dedicated connection. The control channel, `{scaling.channel}:clarion`
+//! (so deployments with different `REVERB_SCALING_CHANNEL`s never
+//! cross-talk), carries presence, queries, heartbeats and terminations.
+//! Events go on their Pusher channel's own Redis channel, which a node
+//! subscribes to only while it has subscribers there (`interest.rs`); with
+//! `scaling.routing = "broadcast"` they go on the control channel and reach
+//! every node. Events are delivered locally first, then published; other
+//! nodes deliver them through the same `App::deliver`.
 //!
 //! Presence is replicated: each node announces a user's first and last
 //! socket on a presence channel, and every node keeps the whole cluster's
@@ -22,6 +26,7 @@
 //! `query_timeout_ms`.
 
 pub(crate) mod envelope;
+mod interest;
 mod link;
 mod online;
 
@@ -36,11 +41,11 @@ use tokio::sync::mpsc;
 use tokio::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-use super::{Adapter, AdapterError, HistoricEvent, Reach};
+use super::{Adapter, AdapterError, HistoricEvent, Link, Reach};
 use crate::apps::history::EventId;
 use crate::apps::{App, AppRegistry};
 use crate::channels::{ChannelStats, Member};
-use crate::config::ScalingConfig;
+use crate::config::{Routing, ScalingConfig};
 use crate::metrics::RedisMetrics;
 use crate::outbound::Frame;
 use crate::protocol::{ChannelName, SocketId};
@@ -78,6 +83,8 @@ struct Inner {
     stop: CancellationToken,
     /// Link state and round trip, for `GET /metrics`.
     metrics: RedisMetrics,
+    /// With channel routing: the channels whose events this node receives.
+    interest: interest::Interest,
 }
 
 impl RedisAdapter {
@@ -111,12 +118,16 @@ impl RedisAdapter {
             next_query: AtomicU64::new(1),
             stop: CancellationToken::new(),
             metrics,
+            interest: interest::Interest::default(),
         });
         inner.apps.use_cluster_ids();
         tokio::spawn(link::subscriber(inner.clone()));
         tokio::spawn(link::publisher(inner.clone(), queue));
         tokio::spawn(link::heartbeat(inner.clone()));
-        tracing::info!(node_id = inner.node_id, channel = %inner.channel, "scaling through Redis");
+        if config.routing == Routing::Channel {
+            tokio::spawn(interest::flusher(inner.clone()));
+        }
+        tracing::info!(node_id = inner.node_id, channel = %inner.channel, routing = ?config.routing, "scaling through Redis");
         Ok(RedisAdapter { inner })
     }
 }
@@ -124,6 +135,8 @@ impl RedisAdapter {
 /// One message for the publisher task.
 #[derive(Debug)]
 pub(crate) struct Outgoing {
+    /// The Redis channel it is published on.
+    to: String,
     /// The envelope's JSON.
     text: String,
     /// For an event of an app that keeps history: the app's Redis stream
@@ -133,18 +146,19 @@ pub(crate) struct Outgoing {
 }
 
 impl Inner {
+    /// Publishes on the control channel.
     fn send(&self, envelope: &Envelope) -> Reach {
-        self.enqueue(envelope, None)
+        self.enqueue(self.channel.clone(), envelope, None)
     }
 
-    fn enqueue(&self, envelope: &Envelope, history: Option<(String, usize)>) -> Reach {
+    fn enqueue(&self, to: String, envelope: &Envelope, history: Option<(String, usize)>) -> Reach {
         if !self.connected.load(Ordering::Acquire) {
             return Reach::LocalOnly;
         }
         let Ok(text) = serde_json::to_string(envelope) else {
             return Reach::LocalOnly;
         };
-        match self.outbox.try_send(Outgoing { text, history }) {
+        match self.outbox.try_send(Outgoing { to, text, history }) {
             Ok(()) => Reach::Cluster,
             Err(_) => Reach::LocalOnly,
         }
@@ -161,6 +175,26 @@ impl Inner {
             (Some(id), Ok(envelope)) => self.handle_historic(id, envelope),
             (None, Ok(envelope)) => self.handle(envelope),
             (_, Err(e)) => tracing::debug!(error = %e, "ignoring an unreadable cluster message"),
+        }
+    }
+
+    /// Subscribed and able to publish.
+    fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    /// The Redis channel carrying the events of `app_id`'s `channel` (with
+    /// channel routing). Pusher channel names have no `:`, so the last one
+    /// separates the parts whatever the app id holds.
+    fn channel_key(&self, app_id: &str, channel: &str) -> String {
+        format!("{}:{app_id}:{channel}", self.channel)
+    }
+
+    /// Where an event of `app_id`'s `channel` is published.
+    fn event_key(&self, app_id: &str, channel: &str) -> String {
+        match self.config.routing {
+            Routing::Channel => self.channel_key(app_id, channel),
+            Routing::Broadcast => self.channel.clone(),
         }
     }
 
@@ -481,6 +515,7 @@ impl Adapter for RedisAdapter {
             .enabled()
             .then(|| (self.inner.history_key(&app.id), app.config().event_history));
         self.inner.enqueue(
+            self.inner.event_key(&app.id, channel.as_str()),
             &Envelope::Event {
                 node: self.inner.node_id,
                 app: app.id.to_string(),
@@ -490,6 +525,20 @@ impl Adapter for RedisAdapter {
             },
             history,
         )
+    }
+
+    async fn link(&self, app: &App, channel: &ChannelName) -> Link {
+        match self.inner.config.routing {
+            Routing::Channel => interest::link(&self.inner, app, channel).await,
+            Routing::Broadcast => Link::none(),
+        }
+    }
+
+    fn occupancy_changed(&self, app: &App, channel: &ChannelName) {
+        if self.inner.config.routing == Routing::Channel {
+            let key = self.inner.channel_key(&app.id, channel.as_str());
+            self.inner.interest.occupancy_changed(key, app, channel);
+        }
     }
 
     fn member_joined(&self, app: &App, channel: &ChannelName, member: &Member) {

@@ -298,9 +298,11 @@ impl History {
         self.trim(&mut log);
         let now = log.last;
         let mut since = EventId::default();
+        let mut fresh = false;
         for channel in channels {
             let watch = log.watched.entry(channel.clone()).or_insert_with(|| {
                 self.watching.fetch_add(1, Ordering::AcqRel);
+                fresh = true;
                 Watch {
                     streams: 0,
                     since: now,
@@ -330,7 +332,12 @@ impl History {
         if id > now || (!self.clustered() && id.0 != self.epoch) {
             return refetch("the id is from another server run or node");
         }
-        if id < log.evicted_up_to || id < since {
+        // A watch that begins now holds nothing after `since`: in cluster
+        // mode an event with a later id may have reached other nodes only
+        // (this one was not linked to the channel), so the cluster's
+        // history is asked (the caller falls back to it on a refetch).
+        let unlogged = id < since || (fresh && self.clustered() && id <= since);
+        if id < log.evicted_up_to || unlogged {
             return refetch("the missed events are no longer kept");
         }
         Ok(Resume {
@@ -338,6 +345,26 @@ impl History {
             refetch: None,
             wanted,
         })
+    }
+
+    /// This node stops receiving `channel`'s events from the cluster (its
+    /// last subscriber left, with channel routing): an idle watch ends, so
+    /// a later resume here is not served from a log with a gap in it.
+    pub(crate) fn lapse(&self, channel: &ChannelName) {
+        let mut log = self.lock();
+        let last = log.last;
+        let ended = match log.watched.get_mut(channel) {
+            Some(watch) if watch.streams == 0 => true,
+            Some(watch) => {
+                watch.since = watch.since.max(last);
+                false
+            }
+            None => false,
+        };
+        if ended {
+            log.watched.remove(channel);
+            self.watching.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 
     /// A stream stopped reading `channels`.

@@ -147,6 +147,7 @@ pub(super) const ENV_VARS: &[&str] = &[
     "REDIS_DB",
     "CLARION_SCALING_HEARTBEAT_INTERVAL_MS",
     "CLARION_SCALING_NODE_TIMEOUT_MS",
+    "CLARION_SCALING_ROUTING",
 ];
 
 /// The variables of the env app's limits, in the order of the
@@ -511,6 +512,10 @@ fn apply_scaling(env: &Env, cfg: &mut Config) -> Result<(), ConfigError> {
     set(
         &mut s.node_timeout_ms,
         env.positive("CLARION_SCALING_NODE_TIMEOUT_MS")?,
+    );
+    set(
+        &mut s.routing,
+        env.parse("CLARION_SCALING_ROUTING", "expected channel or broadcast")?,
     );
     Ok(())
 }

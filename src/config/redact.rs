@@ -120,6 +120,7 @@ impl fmt::Debug for ScalingConfig {
             query_timeout_ms,
             heartbeat_interval_ms,
             node_timeout_ms,
+            routing,
         } = self;
         f.debug_struct("ScalingConfig")
             .field("enabled", enabled)
@@ -134,6 +135,7 @@ impl fmt::Debug for ScalingConfig {
             .field("query_timeout_ms", query_timeout_ms)
             .field("heartbeat_interval_ms", heartbeat_interval_ms)
             .field("node_timeout_ms", node_timeout_ms)
+            .field("routing", routing)
             .finish()
     }
 }

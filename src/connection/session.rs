@@ -156,7 +156,7 @@ impl Session {
     }
 
     /// Handles one text frame.
-    pub(crate) fn on_text(&mut self, text: &str) -> Flow {
+    pub(crate) async fn on_text(&mut self, text: &str) -> Flow {
         if let Some(flow) = self.rate_limited() {
             return flow;
         }
@@ -177,7 +177,10 @@ impl Session {
                 channel,
                 auth,
                 channel_data,
-            } => self.subscribe(&channel, auth.as_deref(), channel_data.as_deref()),
+            } => {
+                self.subscribe(&channel, auth.as_deref(), channel_data.as_deref())
+                    .await
+            }
             ClientEvent::Unsubscribe { channel } => {
                 self.unsubscribe(&channel);
                 Flow::Continue
@@ -221,7 +224,7 @@ impl Session {
         }
     }
 
-    fn subscribe(
+    async fn subscribe(
         &mut self,
         name: &str,
         auth_token: Option<&str>,
@@ -243,6 +246,9 @@ impl Session {
                 return self.error(reason.code());
             }
         };
+        // Receive the cluster's events on the channel before acknowledging
+        // (one round trip for the node's first subscriber, none after).
+        let link = self.node.adapter.link(&self.app, &channel).await;
         let transition = subscriptions::subscribe(
             &self.node,
             &self.app,
@@ -251,6 +257,7 @@ impl Session {
             &channel,
             member.as_ref(),
         );
+        drop(link);
         if transition.full {
             tracing::debug!(socket_id = %self.socket_id, channel = name, "presence channel full");
             return self.error(ErrorCode::PresenceChannelFull);

@@ -23,19 +23,23 @@ pub(super) async fn subscriber(inner: Arc<Inner>) {
     let mut ever_connected = false;
     loop {
         let linked = async {
-            let mut pubsub = inner.client.get_async_pubsub().await?;
-            pubsub.subscribe(&inner.channel).await?;
+            let (mut sink, stream) = inner.client.get_async_pubsub().await?.split();
+            sink.subscribe(&inner.channel).await?;
             let commands = inner.client.get_multiplexed_async_connection().await?;
-            Ok::<_, redis::RedisError>((pubsub, commands))
+            Ok::<_, redis::RedisError>((sink, stream, commands))
         };
         let result = tokio::select! {
             _ = inner.stop.cancelled() => return,
             r = linked => r,
         };
         match result {
-            Ok((mut pubsub, commands)) => {
+            Ok((sink, mut messages, commands)) => {
                 attempt = 0;
                 *Inner::lock(&inner.commands) = Some(commands);
+                // Channel routing: subscribe every wanted channel again
+                // (events published while unlinked are not delivered here,
+                // as with the control channel).
+                inner.interest.relink_all(sink);
                 inner.connected.store(true, Ordering::Release);
                 inner.metrics.connected(true);
                 if ever_connected {
@@ -53,7 +57,6 @@ pub(super) async fn subscriber(inner: Arc<Inner>) {
                 inner.send(&Envelope::Sync {
                     node: inner.node_id,
                 });
-                let mut messages = pubsub.on_message();
                 loop {
                     tokio::select! {
                         _ = inner.stop.cancelled() => return,
@@ -67,6 +70,7 @@ pub(super) async fn subscriber(inner: Arc<Inner>) {
                     }
                 }
                 inner.connected.store(false, Ordering::Release);
+                inner.interest.unlink_all();
                 inner.metrics.connected(false);
                 tracing::warn!(
                     "lost the Redis connection; serving local sockets only until it returns"
@@ -109,7 +113,7 @@ pub(super) async fn publisher(inner: Arc<Inner>, mut queue: mpsc::Receiver<Outgo
         let Some(mut conn) = conn else { continue };
         let sent: Result<(), redis::RedisError> = match outgoing.history {
             None => redis::cmd("PUBLISH")
-                .arg(&inner.channel)
+                .arg(&outgoing.to)
                 .arg(outgoing.text)
                 .query_async::<i64>(&mut conn)
                 .await
@@ -118,7 +122,7 @@ pub(super) async fn publisher(inner: Arc<Inner>, mut queue: mpsc::Receiver<Outgo
                 .arg(ADD_AND_PUBLISH)
                 .arg(2)
                 .arg(stream)
-                .arg(&inner.channel)
+                .arg(&outgoing.to)
                 .arg(length.max(1))
                 .arg(outgoing.text)
                 .query_async::<String>(&mut conn)

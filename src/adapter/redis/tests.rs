@@ -95,3 +95,59 @@ async fn a_cancelled_query_forgets_its_pending_entry() {
 
     adapter.shutdown().await;
 }
+
+/// `PUBSUB NUMSUB` of one Redis channel.
+async fn subscribers(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
+    let reply: Vec<(String, i64)> = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(key)
+        .query_async(conn)
+        .await
+        .expect("PUBSUB NUMSUB");
+    reply.first().map_or(0, |(_, n)| *n)
+}
+
+#[tokio::test]
+async fn a_channel_is_linked_before_link_returns_and_unlinked_when_released() {
+    let redis = RedisServer::start().await;
+    let config = ScalingConfig {
+        enabled: true,
+        url: Some(format!("redis://127.0.0.1:{}/0", redis.port)),
+        channel: format!("interest-test-{}", rand::random::<u32>()),
+        ..ScalingConfig::default()
+    };
+    let apps = Arc::new(AppRegistry::new(&[AppConfig::development()]));
+    let app = apps.iter().next().expect("one app").clone();
+    let adapter = RedisAdapter::start(&config, apps, RedisMetrics::default()).expect("valid URL");
+    let inner = adapter.inner.clone();
+    wait_until("the adapter links to Redis", || inner.is_connected()).await;
+    let client = redis::Client::open(config.redis_url()).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let news = ChannelName::parse("news").expect("valid");
+    let key = inner.channel_key(&app.id, "news");
+    assert_eq!(subscribers(&mut conn, &key).await, 0);
+
+    let first = adapter.link(&app, &news).await;
+    assert_eq!(
+        subscribers(&mut conn, &key).await,
+        1,
+        "subscribed on Redis before the subscribe may be acknowledged"
+    );
+    let second = adapter.link(&app, &news).await;
+    drop(first);
+    // Still held by the second subscribe in progress.
+    let other = ChannelName::parse("other").expect("valid");
+    drop(adapter.link(&app, &other).await);
+    assert_eq!(subscribers(&mut conn, &key).await, 1);
+    drop(second);
+    // Nobody holds it and nobody is subscribed: the node lets it go.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while subscribers(&mut conn, &key).await != 0 {
+        assert!(Instant::now() < deadline, "the channel was never unlinked");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    adapter.shutdown().await;
+}

@@ -193,3 +193,31 @@ fn an_entry_is_rendered_once_for_every_reader() {
     }
     assert_eq!(renders, 1, "the second reader shares the first one's text");
 }
+
+#[test]
+fn a_lapsed_watch_sends_a_resume_to_the_cluster_history() {
+    let h = History::new(10, Duration::from_secs(60));
+    h.use_cluster_ids();
+    let a = [ch("a")];
+    let b = [ch("b")];
+    h.open(&a, None).expect("ok");
+    h.open(&b, None).expect("ok");
+    h.record_with_id(&ch("a"), &frame(1), EventId(1700, 0));
+    h.close(&a);
+    // The node stops receiving `a`; `b`'s events still move the log on.
+    h.lapse(&ch("a"));
+    h.record_with_id(&ch("b"), &frame(2), EventId(1700, 5));
+    let resume = h.open(&a, Some("1700-0")).expect("ours");
+    assert!(
+        resume.refetch.is_some(),
+        "events on `a` after 1700-0 may have reached other nodes only"
+    );
+    // Even an id equal to where a fresh watch begins is not served locally.
+    h.close(&a);
+    h.lapse(&ch("a"));
+    let at_edge = h.open(&a, Some("1700-5")).expect("ours");
+    assert!(at_edge.refetch.is_some());
+    // A watch that was kept (never lapsed) still resumes locally.
+    let kept = h.open(&b, Some("1700-5")).expect("ours");
+    assert_eq!((kept.cursor, kept.refetch), (EventId(1700, 5), None));
+}
