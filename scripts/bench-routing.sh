@@ -11,6 +11,11 @@
 #   scripts/bench-routing.sh                      # 1,000 subscribers × 10 channels × 500 events/s, 20 s
 #   SUBS=2000 RATE=1000 DURATION=30 ROUNDS=3 scripts/bench-routing.sh
 #
+# Then, per mode, `clarion-bench churn` against A (50 workers, each cycle
+# the first subscriber of its channel and then its last, so with channel
+# routing every cycle links and unlinks a Redis channel): cycles/s and
+# cycle latency, the cost of linking on the subscribe path. CHURN=0 skips it.
+#
 # Loopback only; redis-server must be installed. Uses cargo's target
 # directory (CARGO_TARGET_DIR is honoured).
 set -euo pipefail
@@ -72,6 +77,7 @@ REDIS_PID=$!
 PIDS+=("$REDIS_PID")
 wait_port "$REDIS_PORT"
 HZ=$(getconf CLK_TCK)
+CHURN_LINES=()
 
 start_node() { # mode name → sets NODE_PID, NODE_PORT
   NODE_PORT=$(free_port)
@@ -125,6 +131,23 @@ print(f"{mode:<9} {rnd:>5} {a:9.2f} {b:9.2f} {c:9.2f} {ar:12d} {br:12d} {cr:12d}
       f"{b / a if a else 0:8.3f} {c / a if a else 0:8.3f} {redis:10.2f} "
       f"{d['messages']}/{d['expected']} ({d['lost']}, {d['duplicates']})")
 EOF
+    if [ "${CHURN:-1}" != 0 ]; then
+      "$BENCH" --url "ws://127.0.0.1:$A_PORT" --server-pid "$A" --json --no-progress \
+        churn -k 50 -d 10 >"$WORK/churn-$mode.json"
+      CHURN_LINES+=("$(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[2]))
+c, l, s = r["cycles"], r["cycle_latency_us"], r["server"]
+row = (sys.argv[1], sys.argv[3], c["per_s"], l["p50"] / 1000, l["p99"] / 1000,
+       s["cpu_us_per_cycle"], c["failed"])
+print("%-9s %5s %9.0f %9.1f %9.1f %12.1f %7d" % row)' \
+        "$mode" "$WORK/churn-$mode.json" "$round")")
+    fi
     for p in "$A" "$B" "$C"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   done
 done
+if [ ${#CHURN_LINES[@]} -gt 0 ]; then
+  printf '\nchurn on A (50 workers, 10 s)\n%-9s %5s %9s %9s %9s %12s %7s\n' mode round \
+    "cycles/s" "p50 ms" "p99 ms" "cpu us/cyc" failed
+  for line in "${CHURN_LINES[@]}"; do echo "$line"; done
+fi
