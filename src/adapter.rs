@@ -113,6 +113,12 @@ pub(crate) trait Adapter: Send + Sync + Debug + 'static {
         Link::none()
     }
 
+    /// The last event of cache channel `channel` over the cluster, if fresh
+    /// (`info=cache` of the HTTP API).
+    async fn cached(&self, app: &App, channel: &ChannelName) -> Option<Frame> {
+        app.cached(channel.as_str())
+    }
+
     /// The channel got its first subscriber on this node, or lost its last
     /// (from the subscribe/unsubscribe seam). Single node: nothing to do.
     fn occupancy_changed(&self, _app: &App, _channel: &ChannelName) {}

@@ -218,6 +218,21 @@ impl App {
         sent
     }
 
+    /// Keeps `frame` as a cache channel's last event unless this node has
+    /// one already (it is newer: it came from the cluster after the node
+    /// linked to the channel). For the cluster's copy, read on linking.
+    pub(crate) fn cache_if_absent(&self, channel: &ChannelName, frame: Frame) {
+        self.cache
+            .entry(channel.clone())
+            .or_insert_with(|| (frame, Instant::now()));
+    }
+
+    /// Drops this node's copy of a cache channel's last event: the node no
+    /// longer receives the channel's events, so the copy would go stale.
+    pub(crate) fn forget_cached(&self, channel: &ChannelName) {
+        self.cache.remove(channel);
+    }
+
     /// The cached last event of a cache channel, if fresh.
     pub(crate) fn cached(&self, channel: &str) -> Option<Frame> {
         let entry = self.cache.get(channel)?;

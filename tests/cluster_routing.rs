@@ -154,3 +154,42 @@ async fn broadcast_routing_sends_every_event_to_every_node() {
     a.trigger("news", "headline", "{}").await;
     on_b.expect_event("headline").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_channel_gives_the_clusters_last_event_on_any_node() {
+    let redis = Redis::start().await;
+    let a = TestServer::clustered(node_config(&redis, "r5")).await;
+    let b = TestServer::clustered(node_config(&redis, "r5")).await;
+    // Published on A while nobody anywhere subscribes.
+    a.trigger("cache-status", "status", r#"{"v":1}"#).await;
+    let mut on_b = support::connect_at(b.addr).await;
+    on_b.subscribe("cache-status").await;
+    let first = on_b.expect_event("status").await;
+    assert_eq!(first["data"], r#"{"v":1}"#, "not a cache miss: {first}");
+
+    // B stops receiving the channel; A publishes again; B's next
+    // subscriber gets the new event, not B's old copy.
+    on_b.unsubscribe("cache-status").await;
+    on_b.close().await;
+    let mut conn = redis_conn(&redis).await;
+    numsub_becomes(&mut conn, "r5:clarion:1000:cache-status", 0).await;
+    a.trigger("cache-status", "status", r#"{"v":2}"#).await;
+    let (status, info) = b
+        .api(
+            "GET",
+            "/apps/1000/channels/cache-status",
+            &[("info", "cache")],
+            "",
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(info["cache"]["data"], r#"{"v":2}"#, "{info}");
+    let mut again = support::connect_at(b.addr).await;
+    again.subscribe("cache-status").await;
+    let latest = again.expect_event("status").await;
+    assert_eq!(latest["data"], r#"{"v":2}"#);
+    // And then the live events.
+    a.trigger("cache-status", "status", r#"{"v":3}"#).await;
+    let live = again.expect_event("status").await;
+    assert_eq!(live["data"], r#"{"v":3}"#);
+}

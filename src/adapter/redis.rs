@@ -139,6 +139,10 @@ pub(crate) struct Outgoing {
     to: String,
     /// The envelope's JSON.
     text: String,
+    /// For an event on a cache channel (channel routing): the Redis key of
+    /// the channel's last event and the frame, SET before the publish so a
+    /// node that links to the channel later reads it (see `interest.rs`).
+    cache: Option<(String, String)>,
     /// For an event of an app that keeps history: the app's Redis stream
     /// and its length. The event is then added to the stream and published
     /// in one script, prefixed with the id the stream gave it.
@@ -148,17 +152,28 @@ pub(crate) struct Outgoing {
 impl Inner {
     /// Publishes on the control channel.
     fn send(&self, envelope: &Envelope) -> Reach {
-        self.enqueue(self.channel.clone(), envelope, None)
+        self.enqueue(self.channel.clone(), envelope, None, None)
     }
 
-    fn enqueue(&self, to: String, envelope: &Envelope, history: Option<(String, usize)>) -> Reach {
+    fn enqueue(
+        &self,
+        to: String,
+        envelope: &Envelope,
+        history: Option<(String, usize)>,
+        cache: Option<(String, String)>,
+    ) -> Reach {
         if !self.connected.load(Ordering::Acquire) {
             return Reach::LocalOnly;
         }
         let Ok(text) = serde_json::to_string(envelope) else {
             return Reach::LocalOnly;
         };
-        match self.outbox.try_send(Outgoing { to, text, history }) {
+        match self.outbox.try_send(Outgoing {
+            to,
+            text,
+            history,
+            cache,
+        }) {
             Ok(()) => Reach::Cluster,
             Err(_) => Reach::LocalOnly,
         }
@@ -188,6 +203,27 @@ impl Inner {
     /// separates the parts whatever the app id holds.
     fn channel_key(&self, app_id: &str, channel: &str) -> String {
         format!("{}:{app_id}:{channel}", self.channel)
+    }
+
+    /// The Redis key holding the last event of `app_id`'s cache channel
+    /// `channel` (with channel routing).
+    fn cache_key(&self, app_id: &str, channel: &str) -> String {
+        format!("{}:cache:{app_id}:{channel}", self.channel)
+    }
+
+    /// The cluster's copy of a cache channel's last event; `None` when
+    /// there is none or Redis does not answer in time.
+    async fn cluster_cached(&self, app_id: &str, channel: &str) -> Option<Frame> {
+        let mut conn = Inner::lock(&self.commands).clone()?;
+        let mut get = redis::cmd("GET");
+        get.arg(self.cache_key(app_id, channel));
+        let get = get.query_async::<Option<String>>(&mut conn);
+        let limit = Duration::from_millis(self.config.query_timeout_ms);
+        tokio::time::timeout(limit, get)
+            .await
+            .ok()?
+            .ok()?
+            .map(Frame::from)
     }
 
     /// Where an event of `app_id`'s `channel` is published.
@@ -514,6 +550,13 @@ impl Adapter for RedisAdapter {
             .history
             .enabled()
             .then(|| (self.inner.history_key(&app.id), app.config().event_history));
+        let cache =
+            (channel.is_cache() && self.inner.config.routing == Routing::Channel).then(|| {
+                (
+                    self.inner.cache_key(&app.id, channel.as_str()),
+                    frame.as_str().to_owned(),
+                )
+            });
         self.inner.enqueue(
             self.inner.event_key(&app.id, channel.as_str()),
             &Envelope::Event {
@@ -524,6 +567,7 @@ impl Adapter for RedisAdapter {
                 frame: frame.as_str().to_owned(),
             },
             history,
+            cache,
         )
     }
 
@@ -531,6 +575,17 @@ impl Adapter for RedisAdapter {
         match self.inner.config.routing {
             Routing::Channel => interest::link(&self.inner, app, channel).await,
             Routing::Broadcast => Link::none(),
+        }
+    }
+
+    async fn cached(&self, app: &App, channel: &ChannelName) -> Option<Frame> {
+        if self.inner.config.routing == Routing::Broadcast || !self.inner.is_connected() {
+            return app.cached(channel.as_str());
+        }
+        // A node without subscribers on the channel has no copy of its own.
+        match app.cached(channel.as_str()) {
+            Some(frame) => Some(frame),
+            None => self.inner.cluster_cached(&app.id, channel.as_str()).await,
         }
     }
 

@@ -53,7 +53,11 @@ pub(super) async fn channel_info(
         }
     }
     if wants(info, "cache") {
-        if let Some(frame) = call.app.cached(channel) {
+        let cached = match ChannelName::parse(channel) {
+            Ok(name) => call.node.adapter.cached(call.app, &name).await,
+            Err(_) => None,
+        };
+        if let Some(frame) = cached {
             if let Ok(cached) = serde_json::from_str::<Value>(frame.as_str()) {
                 out.insert("cache".to_owned(), cached);
             }

@@ -28,7 +28,11 @@
 //! After a reconnection every wanted channel is subscribed again
 //! ([`Interest::relink_all`]). A channel this node stops receiving ends its
 //! idle history watch (`History::lapse`), so a stream resuming here later
-//! is served from the cluster's history instead of a log with a gap.
+//! is served from the cluster's history instead of a log with a gap, and
+//! drops its copy of a cache channel's last event: the publishing node
+//! keeps the last event in Redis too (`{prefix}:clarion:cache:{app}:{channel}`),
+//! read when a node links to the channel, so a subscriber on any node gets
+//! the cluster's last event, not a stale one.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -206,6 +210,9 @@ impl Interest {
                 (false, State::Linked) => {
                     if let Some(app) = &app {
                         app.history.lapse(&entry.channel);
+                        if entry.channel.is_cache() {
+                            app.forget_cached(&entry.channel);
+                        }
                     }
                     ledger.entries.remove(&key);
                     round.unsubscribe.push(key);
@@ -282,6 +289,13 @@ pub(super) async fn link(inner: &Arc<Inner>, app: &App, channel: &ChannelName) -
         let limit = Duration::from_millis(inner.config.query_timeout_ms);
         if tokio::time::timeout(limit, rx).await.is_err() {
             tracing::warn!(channel = %channel, "Redis did not confirm a channel subscription in time; subscribing anyway");
+        }
+        // Events arrive from now on; the one before them is the cluster's
+        // copy (a newer one that already arrived is kept).
+        if channel.is_cache() {
+            if let Some(frame) = inner.cluster_cached(&app.id, channel.as_str()).await {
+                app.cache_if_absent(channel, frame);
+            }
         }
     }
     let held = inner.clone();

@@ -111,6 +111,22 @@ pub(super) async fn publisher(inner: Arc<Inner>, mut queue: mpsc::Receiver<Outgo
         };
         let conn = Inner::lock(&inner.commands).clone();
         let Some(mut conn) = conn else { continue };
+        // A cache channel's last event is kept for nodes that link to the
+        // channel later; SET first, on the same connection, so it is there
+        // before the event is.
+        if let Some((key, frame)) = outgoing.cache {
+            let ttl = u64::try_from(crate::apps::CACHE_TTL.as_millis()).unwrap_or(u64::MAX);
+            let set = redis::cmd("SET")
+                .arg(key)
+                .arg(frame)
+                .arg("PX")
+                .arg(ttl)
+                .query_async::<()>(&mut conn)
+                .await;
+            if let Err(e) = set {
+                tracing::debug!(error = %e, "could not keep a cache channel's last event in Redis");
+            }
+        }
         let sent: Result<(), redis::RedisError> = match outgoing.history {
             None => redis::cmd("PUBLISH")
                 .arg(&outgoing.to)
