@@ -101,7 +101,7 @@ pub(crate) async fn handle(
         (&Method::GET, "/inspect") => {
             let app = param(&req, "app");
             let channel = param(&req, "channel");
-            inspect::watch(node, app.as_deref(), channel.as_deref())
+            inspect::watch(node, app.as_deref(), channel.as_deref()).await
         }
         (&Method::POST, "/trigger") => inspect::trigger(node, req).await,
         (_, "" | "/stream" | "/inspect" | "/trigger") => {

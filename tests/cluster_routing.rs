@@ -193,3 +193,32 @@ async fn a_cache_channel_gives_the_clusters_last_event_on_any_node() {
     let live = again.expect_event("status").await;
     assert_eq!(live["data"], r#"{"v":3}"#);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_inspector_on_a_node_without_subscribers_sees_the_clusters_events() {
+    let redis = Redis::start().await;
+    let a = TestServer::clustered(node_config(&redis, "r6")).await;
+    let mut config = node_config(&redis, "r6");
+    config.dashboard.enabled = true;
+    config.dashboard.token = Some("op-token".to_owned());
+    let b = TestServer::clustered(config).await;
+    let mut inspector = support::SseClient::open(
+        b.addr,
+        "/dashboard/inspect?app=1000&channel=orders&token=op-token",
+    )
+    .await;
+    assert!(
+        inspector.head.starts_with("HTTP/1.1 200"),
+        "{}",
+        inspector.head
+    );
+    inspector.until("retry: 2000\n\n").await;
+    // Nobody subscribes anywhere; the open inspector links node B.
+    let mut conn = redis_conn(&redis).await;
+    assert_eq!(numsub(&mut conn, "r6:clarion:1000:orders").await, 1);
+    a.trigger("orders", "order-placed", r#"{"id":7}"#).await;
+    let data = inspector.until("\n\n").await;
+    assert!(data.contains("order-placed"), "{data}");
+    drop(inspector);
+    numsub_becomes(&mut conn, "r6:clarion:1000:orders", 0).await;
+}

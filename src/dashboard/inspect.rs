@@ -15,7 +15,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::{error, json};
-use crate::adapter::Reach;
+use crate::adapter::{Link, Reach};
 use crate::apps::taps::Tap;
 use crate::apps::App;
 use crate::http_api;
@@ -26,7 +26,11 @@ use crate::protocol::{ChannelName, ServerEvent};
 use crate::sse::{self, Body, HEARTBEAT};
 
 /// Serves `GET /dashboard/inspect`.
-pub(super) fn watch(node: &Arc<Node>, app: Option<&str>, channel: Option<&str>) -> Response<Body> {
+pub(super) async fn watch(
+    node: &Arc<Node>,
+    app: Option<&str>,
+    channel: Option<&str>,
+) -> Response<Body> {
     let (Some(app_id), Some(name)) = (app, channel) else {
         return error(StatusCode::BAD_REQUEST, "app and channel are required");
     };
@@ -36,11 +40,16 @@ pub(super) fn watch(node: &Arc<Node>, app: Option<&str>, channel: Option<&str>) 
     let Ok(channel) = ChannelName::parse(name) else {
         return error(StatusCode::BAD_REQUEST, "invalid channel name");
     };
+    // With interest routing this node receives the channel's events from
+    // the cluster only while something here wants them: the open
+    // inspector does, for as long as it is open.
+    let link = node.adapter.link(&app, &channel).await;
     let tap = app.taps.open(&channel);
     let inspection = Inspection {
         app,
         channel,
         tap,
+        _link: link,
         shutdown: node.shutdown.token.clone(),
         ended: false,
     };
@@ -59,6 +68,8 @@ struct Inspection {
     app: Arc<App>,
     channel: ChannelName,
     tap: Tap,
+    /// Keeps the cluster's events of the channel coming to this node.
+    _link: Link,
     shutdown: CancellationToken,
     /// The closing notice was sent.
     ended: bool,
