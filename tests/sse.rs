@@ -443,4 +443,60 @@ mod replicas {
         b.shutdown().await;
         a.shutdown().await;
     }
+
+    /// Waits until `key` has no subscriber on Redis.
+    async fn unlinked(redis: &Redis, key: &str) {
+        let client = redis::Client::open(redis.url()).expect("url");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect");
+        for _ in 0..500 {
+            let reply: Vec<(String, i64)> = redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg(key)
+                .query_async(&mut conn)
+                .await
+                .expect("PUBSUB NUMSUB");
+            if reply.first().is_some_and(|(_, n)| *n == 0) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("{key} is still subscribed");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stream_resumes_on_a_replica_that_stopped_receiving_its_channel() {
+        let redis = Redis::start().await;
+        let a = TestServer::clustered(node_config(&redis, "sse2")).await;
+        let b = TestServer::clustered(node_config(&redis, "sse2")).await;
+        let path = "/app/app-key/events?channels=deploys";
+        let mut on_b = SseClient::open(b.addr, path).await;
+        on_b.until("retry: 2000\n\n").await;
+        linked(&a, &mut on_b).await;
+        a.trigger("deploys", "deployment_progress", "10%").await;
+        let (last_seen, _) = on_b.event().await;
+        drop(on_b);
+        // B has nobody on `deploys` now, so it stops receiving it; another
+        // channel's stream keeps B's log moving meanwhile.
+        unlinked(&redis, "sse2:clarion:1000:deploys").await;
+        let mut other = SseClient::open(b.addr, "/app/app-key/events?channels=other").await;
+        other.until("retry: 2000\n\n").await;
+        a.trigger("deploys", "deployment_progress", "60%").await;
+        a.trigger("other", "noise", "x").await;
+        let (_, noise) = other.event().await;
+        assert_eq!(noise, "event: noise\ndata: x\n\n");
+
+        let header = format!("Last-Event-ID: {last_seen}\r\n");
+        let mut again = SseClient::open_with(b.addr, path, &header).await;
+        again.until("retry: 2000\n\n").await;
+        let (_, missed) = again.event().await;
+        assert_eq!(
+            missed, "event: deployment_progress\ndata: 60%\n\n",
+            "published while B did not receive the channel"
+        );
+        b.shutdown().await;
+        a.shutdown().await;
+    }
 }
