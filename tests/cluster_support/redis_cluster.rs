@@ -9,8 +9,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use super::free_port;
-
 /// The cluster: six `redis-server` children, killed on drop.
 pub(crate) struct RedisCluster {
     /// Client ports, in start order.
@@ -44,8 +42,17 @@ impl RedisCluster {
             children: HashMap::new(),
             dir,
         };
-        for _ in 0..6 {
-            let (port, bus) = (free_port(), free_port());
+        // Twelve distinct ports (client and bus for each node): all bound
+        // at once while choosing, so none is handed out twice.
+        let held: Vec<std::net::TcpListener> = (0..12)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+            .collect();
+        let mut ports: Vec<u16> = held
+            .iter()
+            .map(|l| l.local_addr().expect("bound").port())
+            .collect();
+        drop(held);
+        while let (Some(bus), Some(port)) = (ports.pop(), ports.pop()) {
             let child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args([
@@ -79,20 +86,29 @@ impl RedisCluster {
             })
             .await;
         }
+        for (port, child) in &mut cluster.children {
+            assert!(
+                matches!(child.try_wait(), Ok(None)),
+                "redis-server on {port} exited (its port was taken meanwhile?)"
+            );
+        }
         let nodes: Vec<String> = cluster
             .ports
             .iter()
             .map(|p| format!("127.0.0.1:{p}"))
             .collect();
-        let status = Command::new("redis-cli")
+        let created = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&nodes)
             .args(["--cluster-replicas", "1", "--cluster-yes"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
+            .output()
             .expect("redis-cli must be installed with redis-server");
-        assert!(status.success(), "redis-cli --cluster create failed");
+        assert!(
+            created.status.success(),
+            "redis-cli --cluster create failed: {}{}",
+            String::from_utf8_lossy(&created.stdout),
+            String::from_utf8_lossy(&created.stderr)
+        );
         cluster.wait_ok().await;
         cluster
     }
