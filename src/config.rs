@@ -560,6 +560,10 @@ pub struct ScalingConfig {
     pub node_timeout_ms: u64,
     /// How events travel between nodes (`CLARION_SCALING_ROUTING`).
     pub routing: Routing,
+    /// Redis Cluster seed nodes (`REDIS_CLUSTER_NODES`, comma-separated
+    /// URLs). When set, the node speaks Redis Cluster with sharded pub/sub
+    /// and `url`, `host`, `port`, `database` and `tls` are not used.
+    pub cluster_nodes: Vec<String>,
 }
 
 /// How a node receives other nodes' events (`scaling.routing`).
@@ -605,11 +609,17 @@ impl Default for ScalingConfig {
             heartbeat_interval_ms: 2_000,
             node_timeout_ms: 10_000,
             routing: Routing::Channel,
+            cluster_nodes: Vec::new(),
         }
     }
 }
 
 impl ScalingConfig {
+    /// Whether the node speaks Redis Cluster (`cluster_nodes` is set).
+    pub(crate) fn redis_cluster(&self) -> bool {
+        !self.cluster_nodes.is_empty()
+    }
+
     /// The Redis URL to connect to.
     pub(crate) fn redis_url(&self) -> String {
         if let Some(url) = &self.url {

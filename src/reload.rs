@@ -51,6 +51,15 @@ pub fn apply(node: &Node, running: &Config, next: Config) -> Config {
              secret=app-secret; never use these credentials in production"
         );
     }
+    let relaid = slot_layout_changes(running, &next);
+    if !relaid.is_empty() {
+        tracing::warn!(
+            apps = %relaid.join(", "),
+            "configuration reload: event_history turned on or off under Redis Cluster; \
+             these apps keep the slot layout they started with (their history stays \
+             local to each node, or their channels stay on one shard) until every node restarts"
+        );
+    }
     let tls = reload_tls(node, &next);
     let changes = node.apps.reload(&next.apps);
     tracing::info!(
@@ -89,6 +98,27 @@ fn reload_tls(node: &Node, next: &Config) -> Option<TlsConfig> {
             None
         }
     }
+}
+
+/// Under Redis Cluster, the ids of the running apps whose event history
+/// `next` turns on or off: an app's channels are laid out over the slots
+/// when its node starts (see `adapter/redis/endpoint.rs`), so the change
+/// takes full effect only with a restart of every node.
+fn slot_layout_changes(running: &Config, next: &Config) -> Vec<String> {
+    if !running.scaling.redis_cluster() {
+        return Vec::new();
+    }
+    next.apps
+        .iter()
+        .filter(|app| {
+            running
+                .apps
+                .iter()
+                .find(|old| old.id == app.id)
+                .is_some_and(|old| (old.event_history > 0) != (app.event_history > 0))
+        })
+        .map(|app| app.id.clone())
+        .collect()
 }
 
 /// The names of the process-wide settings that differ.
@@ -171,6 +201,7 @@ fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
         heartbeat_interval_ms,
         node_timeout_ms,
         routing,
+        cluster_nodes,
     } = &next.scaling;
     let old = &running.scaling;
     for (name, changed) in [
@@ -196,6 +227,7 @@ fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
             *node_timeout_ms != old.node_timeout_ms,
         ),
         ("scaling.routing", *routing != old.routing),
+        ("scaling.cluster_nodes", *cluster_nodes != old.cluster_nodes),
     ] {
         if changed {
             names.push(name);

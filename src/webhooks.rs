@@ -45,6 +45,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::adapter::redis::endpoint::Endpoint;
 use crate::apps::{App, AppRegistry};
 use crate::config::{Config, WebhookEventKind};
 use crate::protocol::{ChannelKind, ChannelName, SocketId};
@@ -158,12 +159,11 @@ impl Webhooks {
         // pays nothing for them. Adding the first target then needs a restart.
         let any_target = config.apps.iter().any(|app| !app.webhooks.is_empty());
         let (outbox, dead, recorder) = if config.scaling.enabled && any_target {
-            let client = redis::Client::open(config.scaling.redis_url().as_str())
-                .map_err(|e| format!("invalid Redis URL: {e}"))?;
-            let keys = store::Keys::new(&config.scaling.channel);
-            let dead = DeadLetters::redis(client.clone(), keys.clone(), hooks.dead_letters);
+            let endpoint = Endpoint::from_config(&config.scaling)?;
+            let keys = store::Keys::new(&config.scaling.channel, endpoint.is_cluster());
+            let dead = DeadLetters::redis(endpoint.clone(), keys.clone(), hooks.dead_letters);
             let outbox = outbox::Outbox::redis(
-                client.clone(),
+                endpoint.clone(),
                 keys.clone(),
                 node,
                 hooks,
@@ -171,7 +171,14 @@ impl Webhooks {
                 fetching.clone(),
             );
             let recorder = tokio::spawn(record::redis(
-                record::RedisRecorder::new(client, keys, node, &config.scaling, ids, apps.clone()),
+                record::RedisRecorder::new(
+                    endpoint,
+                    keys,
+                    node,
+                    &config.scaling,
+                    ids,
+                    apps.clone(),
+                ),
                 fact_rx,
             ));
             (outbox, dead, recorder)

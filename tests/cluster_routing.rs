@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clarion::config::Routing;
 
-use cluster_support::{node_config, Redis};
+use cluster_support::{node_config, scenarios, Redis};
 use support::TestServer;
 
 /// Subscribers of one Redis pub/sub channel (`PUBSUB NUMSUB`).
@@ -97,22 +97,7 @@ async fn a_node_receives_a_channel_only_while_it_has_subscribers_there() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publish_right_after_a_subscribe_on_another_node_is_delivered() {
     let redis = Redis::start().await;
-    let a = TestServer::clustered(node_config(&redis, "r2")).await;
-    let b = TestServer::clustered(node_config(&redis, "r2")).await;
-    let mut on_b = support::connect_at(b.addr).await;
-    // A fresh channel each time: B links to it for this subscriber, and
-    // A publishes the moment the acknowledgement arrives.
-    for i in 0..25 {
-        let channel = format!("race-{i}");
-        on_b.subscribe(&channel).await;
-        a.trigger(&channel, "right-after", "{}").await;
-        let got = on_b
-            .try_event("right-after", Duration::from_secs(5))
-            .await
-            .unwrap_or_else(|| panic!("the event on {channel} was lost"));
-        assert_eq!(got["channel"], channel.as_str());
-        on_b.unsubscribe(&channel).await;
-    }
+    scenarios::a_publish_right_after_a_subscribe_on_another_node_is_delivered(&redis, "r2").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,9 +24,17 @@
 //! on demand: a `Query` is published, each node replies, and the asker
 //! waits for as many replies as `PUBLISH` reported receivers, or at most
 //! `query_timeout_ms`.
+//!
+//! With `scaling.cluster_nodes` the same runs on a Redis Cluster with
+//! sharded pub/sub (`SSUBSCRIBE`/`SPUBLISH`, `endpoint.rs`): each event
+//! channel lives on its hash slot's shard (`keys.rs`), the control channel
+//! on one of them; every node subscribes to it there, so `SPUBLISH`'s
+//! receiver count (per shard) still counts the nodes.
 
+pub(crate) mod endpoint;
 pub(crate) mod envelope;
 mod interest;
+mod keys;
 mod link;
 mod online;
 
@@ -36,7 +44,6 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use dashmap::DashMap;
-use redis::aio::MultiplexedConnection;
 use tokio::sync::mpsc;
 use tokio::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -49,6 +56,7 @@ use crate::config::{Routing, ScalingConfig};
 use crate::metrics::RedisMetrics;
 use crate::outbound::Frame;
 use crate::protocol::{ChannelName, SocketId};
+use endpoint::{Commands, Endpoint};
 pub(crate) use envelope::{Answer, Envelope, Query, WireMember};
 
 /// Messages waiting for the publisher task before publishing counts as
@@ -64,17 +72,18 @@ pub(crate) struct RedisAdapter {
 #[derive(Debug)]
 struct Inner {
     node_id: u64,
-    /// The Redis pub/sub channel of this deployment.
-    channel: String,
+    /// The Redis channel and stream names of this deployment.
+    keys: keys::Keys,
     config: ScalingConfig,
-    client: redis::Client,
+    /// One Redis server or a Redis Cluster.
+    endpoint: Endpoint,
     apps: Arc<AppRegistry>,
     /// Ordered queue to the publisher task (keeps per-publisher order).
     outbox: mpsc::Sender<Outgoing>,
     /// Subscribed and able to publish.
     connected: AtomicBool,
     /// A command connection for queries (cloned out; never held across await).
-    commands: Mutex<Option<MultiplexedConnection>>,
+    commands: Mutex<Option<Commands>>,
     /// Other nodes and when each was last heard from.
     peers: Mutex<HashMap<u64, Instant>>,
     /// Queries waiting for replies.
@@ -85,6 +94,9 @@ struct Inner {
     metrics: RedisMetrics,
     /// With channel routing: the channels whose events this node receives.
     interest: interest::Interest,
+    /// An app's history was turned on after its channels were laid out
+    /// over a cluster's slots (warned once).
+    unpinned_history: AtomicBool,
 }
 
 impl RedisAdapter {
@@ -92,23 +104,19 @@ impl RedisAdapter {
     /// need not be up yet: the tasks connect and reconnect with backoff.
     ///
     /// # Errors
-    /// A message when the Redis URL is invalid.
+    /// A message when a Redis URL is invalid.
     pub(crate) fn start(
         config: &ScalingConfig,
         apps: Arc<AppRegistry>,
         metrics: RedisMetrics,
     ) -> Result<Self, String> {
-        // `rediss://` uses rustls with the ring provider (the only one built in).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let url = config.redis_url();
-        let client =
-            redis::Client::open(url.as_str()).map_err(|e| format!("invalid Redis URL: {e}"))?;
+        let endpoint = Endpoint::from_config(config)?;
         let (outbox, queue) = mpsc::channel(PUBLISH_QUEUE);
         let inner = Arc::new(Inner {
             node_id: rand::random::<u64>() >> 11,
-            channel: format!("{}:clarion", config.channel),
+            keys: keys::Keys::new(&config.channel, endpoint.is_cluster()),
             config: config.clone(),
-            client,
+            endpoint,
             apps,
             outbox,
             connected: AtomicBool::new(false),
@@ -119,6 +127,7 @@ impl RedisAdapter {
             stop: CancellationToken::new(),
             metrics,
             interest: interest::Interest::default(),
+            unpinned_history: AtomicBool::new(false),
         });
         inner.apps.use_cluster_ids();
         tokio::spawn(link::subscriber(inner.clone()));
@@ -127,7 +136,13 @@ impl RedisAdapter {
         if config.routing == Routing::Channel {
             tokio::spawn(interest::flusher(inner.clone()));
         }
-        tracing::info!(node_id = inner.node_id, channel = %inner.channel, routing = ?config.routing, "scaling through Redis");
+        tracing::info!(
+            node_id = inner.node_id,
+            channel = %inner.keys.control(),
+            routing = ?config.routing,
+            redis_cluster = inner.endpoint.is_cluster(),
+            "scaling through Redis"
+        );
         Ok(RedisAdapter { inner })
     }
 }
@@ -152,7 +167,7 @@ pub(crate) struct Outgoing {
 impl Inner {
     /// Publishes on the control channel.
     fn send(&self, envelope: &Envelope) -> Reach {
-        self.enqueue(self.channel.clone(), envelope, None, None)
+        self.enqueue(self.keys.control().to_owned(), envelope, None, None)
     }
 
     fn enqueue(
@@ -198,25 +213,18 @@ impl Inner {
         self.connected.load(Ordering::Acquire)
     }
 
-    /// The Redis channel carrying the events of `app_id`'s `channel` (with
-    /// channel routing). Pusher channel names have no `:`, so the last one
-    /// separates the parts whatever the app id holds.
-    fn channel_key(&self, app_id: &str, channel: &str) -> String {
-        format!("{}:{app_id}:{channel}", self.channel)
-    }
-
-    /// The Redis key holding the last event of `app_id`'s cache channel
-    /// `channel` (with channel routing).
-    fn cache_key(&self, app_id: &str, channel: &str) -> String {
-        format!("{}:cache:{app_id}:{channel}", self.channel)
+    /// The Redis channel carrying the events of `app`'s `channel` (with
+    /// channel routing).
+    fn channel_key(&self, app: &App, channel: &str) -> String {
+        self.keys.channel(app, channel)
     }
 
     /// The cluster's copy of a cache channel's last event; `None` when
     /// there is none or Redis does not answer in time.
-    async fn cluster_cached(&self, app_id: &str, channel: &str) -> Option<Frame> {
+    async fn cluster_cached(&self, app: &App, channel: &str) -> Option<Frame> {
         let mut conn = Inner::lock(&self.commands).clone()?;
         let mut get = redis::cmd("GET");
-        get.arg(self.cache_key(app_id, channel));
+        get.arg(self.keys.cache(app, channel));
         let get = get.query_async::<Option<String>>(&mut conn);
         let limit = Duration::from_millis(self.config.query_timeout_ms);
         tokio::time::timeout(limit, get)
@@ -226,17 +234,34 @@ impl Inner {
             .map(Frame::from)
     }
 
-    /// Where an event of `app_id`'s `channel` is published.
-    fn event_key(&self, app_id: &str, channel: &str) -> String {
+    /// Where an event of `app`'s `channel` is published.
+    fn event_key(&self, app: &App, channel: &str) -> String {
         match self.config.routing {
-            Routing::Channel => self.channel_key(app_id, channel),
-            Routing::Broadcast => self.channel.clone(),
+            Routing::Channel => self.channel_key(app, channel),
+            Routing::Broadcast => self.keys.control().to_owned(),
         }
     }
 
-    /// The Redis stream holding `app_id`'s event history.
-    fn history_key(&self, app_id: &str) -> String {
-        format!("{}:history:{app_id}", self.channel)
+    /// For an app that keeps history: its Redis stream and length, which
+    /// its events are added to as they are published. `None` on a cluster
+    /// for an app whose history was turned on after its channels were laid
+    /// out (the stream is in another slot than its channels): its events go
+    /// out without cluster ids until every node restarts.
+    fn history_of(&self, app: &App) -> Option<(String, usize)> {
+        if !app.history.enabled() {
+            return None;
+        }
+        if self.endpoint.is_cluster() && !self.keys.pinned(app) {
+            if !self.unpinned_history.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    app_id = %app.id,
+                    "event_history was turned on after start under Redis Cluster; \
+                     events stay out of the cluster's history until every node restarts"
+                );
+            }
+            return None;
+        }
+        Some((self.keys.history(app), app.config().event_history))
     }
 
     /// Applies an event that Redis numbered `id` in the app's stream: logs
@@ -445,8 +470,8 @@ impl Inner {
         };
         let text = serde_json::to_string(&message)
             .map_err(|e| AdapterError::Unavailable(e.to_string()))?;
-        let receivers: Result<usize, _> = redis::cmd("PUBLISH")
-            .arg(&self.channel)
+        let receivers: Result<usize, _> = redis::cmd(self.endpoint.publish_command())
+            .arg(self.keys.control())
             .arg(text)
             .query_async(&mut conn)
             .await;
@@ -546,19 +571,16 @@ impl Adapter for RedisAdapter {
         except: Option<SocketId>,
     ) -> Reach {
         app.deliver(channel, frame, except);
-        let history = app
-            .history
-            .enabled()
-            .then(|| (self.inner.history_key(&app.id), app.config().event_history));
+        let history = self.inner.history_of(app);
         let cache =
             (channel.is_cache() && self.inner.config.routing == Routing::Channel).then(|| {
                 (
-                    self.inner.cache_key(&app.id, channel.as_str()),
+                    self.inner.keys.cache(app, channel.as_str()),
                     frame.as_str().to_owned(),
                 )
             });
         self.inner.enqueue(
-            self.inner.event_key(&app.id, channel.as_str()),
+            self.inner.event_key(app, channel.as_str()),
             &Envelope::Event {
                 node: self.inner.node_id,
                 app: app.id.to_string(),
@@ -585,13 +607,13 @@ impl Adapter for RedisAdapter {
         // A node without subscribers on the channel has no copy of its own.
         match app.cached(channel.as_str()) {
             Some(frame) => Some(frame),
-            None => self.inner.cluster_cached(&app.id, channel.as_str()).await,
+            None => self.inner.cluster_cached(app, channel.as_str()).await,
         }
     }
 
     fn occupancy_changed(&self, app: &App, channel: &ChannelName) {
         if self.inner.config.routing == Routing::Channel {
-            let key = self.inner.channel_key(&app.id, channel.as_str());
+            let key = self.inner.channel_key(app, channel.as_str());
             self.inner.interest.occupancy_changed(key, app, channel);
         }
     }
@@ -729,7 +751,7 @@ impl Adapter for RedisAdapter {
     async fn history_after(&self, app: &App, after: EventId) -> Option<Vec<HistoricEvent>> {
         let inner = &self.inner;
         let mut conn = Inner::lock(&inner.commands).clone()?;
-        let key = inner.history_key(&app.id);
+        let key = inner.keys.history(app);
         let timeout = Duration::from_millis(inner.config.query_timeout_ms);
         let first: redis::Value = tokio::time::timeout(
             timeout,
@@ -793,8 +815,8 @@ impl Adapter for RedisAdapter {
                 node: inner.node_id,
             })
             .unwrap_or_default();
-            let mut publish = redis::cmd("PUBLISH");
-            publish.arg(&inner.channel).arg(bye);
+            let mut publish = redis::cmd(inner.endpoint.publish_command());
+            publish.arg(inner.keys.control()).arg(bye);
             let _ = tokio::time::timeout(
                 Duration::from_secs(1),
                 publish.query_async::<i64>(&mut conn),

@@ -148,6 +148,7 @@ pub(super) const ENV_VARS: &[&str] = &[
     "CLARION_SCALING_HEARTBEAT_INTERVAL_MS",
     "CLARION_SCALING_NODE_TIMEOUT_MS",
     "CLARION_SCALING_ROUTING",
+    "REDIS_CLUSTER_NODES",
 ];
 
 /// The variables of the env app's limits, in the order of the
@@ -179,6 +180,10 @@ fn is_app_option(var: &str) -> bool {
 /// URL schemes the redis client accepts (after [`normalise_redis_url`]).
 const REDIS_SCHEMES: &[&str] = &["redis://", "rediss://", "redis+unix://", "unix://"];
 
+/// URL schemes of Redis Cluster nodes (the cluster announces nodes by IP
+/// and port, so no Unix sockets).
+const CLUSTER_SCHEMES: &[&str] = &["redis://", "rediss://"];
+
 /// Loads, merges and validates the configuration from `sources`.
 ///
 /// When no source configures an app, the result holds only
@@ -197,6 +202,9 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
     };
     cfg.server.path = normalise_path(&cfg.server.path);
     cfg.scaling.url = cfg.scaling.url.as_deref().map(normalise_redis_url);
+    for node in &mut cfg.scaling.cluster_nodes {
+        *node = normalise_redis_url(node);
+    }
     let mut origins: Vec<AppOrigin> = (0..cfg.apps.len()).map(AppOrigin::File).collect();
 
     let env = Env::new(sources)?;
@@ -517,6 +525,21 @@ fn apply_scaling(env: &Env, cfg: &mut Config) -> Result<(), ConfigError> {
         &mut s.routing,
         env.parse("CLARION_SCALING_ROUTING", "expected channel or broadcast")?,
     );
+    if let Some(list) = env.get("REDIS_CLUSTER_NODES") {
+        let mut nodes = Vec::new();
+        for url in list.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+            let url = normalise_redis_url(url);
+            if !CLUSTER_SCHEMES.iter().any(|scheme| url.starts_with(scheme)) {
+                let reason = format!(
+                    "expected comma-separated URLs starting with {}",
+                    CLUSTER_SCHEMES.join(" or ")
+                );
+                return Err(env_error("REDIS_CLUSTER_NODES", &mask_url(&url), &reason));
+            }
+            nodes.push(url);
+        }
+        s.cluster_nodes = nodes;
+    }
     Ok(())
 }
 

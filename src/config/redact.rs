@@ -121,7 +121,9 @@ impl fmt::Debug for ScalingConfig {
             heartbeat_interval_ms,
             node_timeout_ms,
             routing,
+            cluster_nodes,
         } = self;
+        let cluster_nodes: Vec<String> = cluster_nodes.iter().map(|u| mask_url(u)).collect();
         f.debug_struct("ScalingConfig")
             .field("enabled", enabled)
             .field("channel", channel)
@@ -136,6 +138,7 @@ impl fmt::Debug for ScalingConfig {
             .field("heartbeat_interval_ms", heartbeat_interval_ms)
             .field("node_timeout_ms", node_timeout_ms)
             .field("routing", routing)
+            .field("cluster_nodes", &cluster_nodes)
             .finish()
     }
 }

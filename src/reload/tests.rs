@@ -61,6 +61,24 @@ async fn apply_takes_the_apps_and_keeps_the_running_server_settings() {
 }
 
 #[test]
+fn redis_cluster_nodes_need_a_restart_and_a_history_toggle_is_named() {
+    let mut running = config(vec![app("1", "s"), app("2", "s")]);
+    running.scaling.enabled = true;
+    let mut next = running.clone();
+    next.scaling.cluster_nodes = vec!["redis://127.0.0.1:7000".to_owned()];
+    assert_eq!(needs_restart(&running, &next), ["scaling.cluster_nodes"]);
+    // Without Redis Cluster, history on or off is an app setting like any other.
+    next.scaling.cluster_nodes.clear();
+    next.apps[0].event_history = 0;
+    assert!(slot_layout_changes(&running, &next).is_empty());
+    running.scaling.cluster_nodes = vec!["redis://127.0.0.1:7000".to_owned()];
+    next.scaling.cluster_nodes = running.scaling.cluster_nodes.clone();
+    // Resizing keeps the layout; turning it off (or on) changes it.
+    next.apps[1].event_history = 10;
+    assert_eq!(slot_layout_changes(&running, &next), ["1"]);
+}
+
+#[test]
 fn process_wide_sections_and_a_first_clustered_webhook_target_are_named() {
     let mut running = config(vec![app("1", "s")]);
     running.scaling.enabled = true;

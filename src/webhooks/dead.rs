@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::Serialize;
 
 use super::store::{Keys, Link};
+use crate::adapter::redis::endpoint::Endpoint;
 
 /// One buried batch, as the HTTP API lists it.
 #[derive(Debug, Serialize)]
@@ -37,8 +38,8 @@ pub(crate) enum DeadLetters {
     },
     /// Scaling on: a Redis list per app.
     Redis {
-        /// The server.
-        client: redis::Client,
+        /// The server or cluster.
+        endpoint: Endpoint,
         /// Key names.
         keys: Keys,
         /// Most kept per app.
@@ -54,8 +55,12 @@ impl DeadLetters {
         }
     }
 
-    pub(crate) fn redis(client: redis::Client, keys: Keys, cap: usize) -> Self {
-        DeadLetters::Redis { client, keys, cap }
+    pub(crate) fn redis(endpoint: Endpoint, keys: Keys, cap: usize) -> Self {
+        DeadLetters::Redis {
+            endpoint,
+            keys,
+            cap,
+        }
     }
 
     /// Keeps `letter` (JSON) for `app_id`.
@@ -67,7 +72,11 @@ impl DeadLetters {
                 list.push_front(letter);
                 list.truncate(*cap);
             }
-            DeadLetters::Redis { client, keys, cap } => {
+            DeadLetters::Redis {
+                endpoint,
+                keys,
+                cap,
+            } => {
                 let key = keys.dead(app_id);
                 let mut pipe = redis::pipe();
                 pipe.cmd("LPUSH").arg(&key).arg(letter).ignore();
@@ -76,7 +85,7 @@ impl DeadLetters {
                     .arg(0)
                     .arg(cap.saturating_sub(1))
                     .ignore();
-                let mut link = Link::new(client.clone());
+                let mut link = Link::new(endpoint.clone());
                 let result = match link.get().await {
                     Ok(mut conn) => pipe.query_async::<()>(&mut conn).await,
                     Err(e) => Err(e),
@@ -97,8 +106,8 @@ impl DeadLetters {
                 .get(app_id)
                 .map(|l| l.iter().cloned().collect())
                 .unwrap_or_default()),
-            DeadLetters::Redis { client, keys, .. } => {
-                let mut link = Link::new(client.clone());
+            DeadLetters::Redis { endpoint, keys, .. } => {
+                let mut link = Link::new(endpoint.clone());
                 let mut conn = link.get().await.map_err(|e| e.to_string())?;
                 redis::cmd("LRANGE")
                     .arg(keys.dead(app_id))
@@ -119,8 +128,8 @@ impl DeadLetters {
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(app_id)
                 .map_or(0, |l| l.len())),
-            DeadLetters::Redis { client, keys, .. } => {
-                let mut link = Link::new(client.clone());
+            DeadLetters::Redis { endpoint, keys, .. } => {
+                let mut link = Link::new(endpoint.clone());
                 let mut conn = link.get().await.map_err(|e| e.to_string())?;
                 let key = keys.dead(app_id);
                 let (count,): (usize,) = redis::pipe()

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::event::Entry;
 use super::store::{Keys, Link};
+use crate::adapter::redis::endpoint::Endpoint;
 use crate::config::WebhooksConfig;
 
 mod reader;
@@ -89,7 +90,7 @@ impl Outbox {
     /// The Redis outbox; starts the task that feeds `entries` from the
     /// stream until `stop`.
     pub(crate) fn redis(
-        client: redis::Client,
+        endpoint: Endpoint,
         keys: Keys,
         node: u64,
         config: &WebhooksConfig,
@@ -98,7 +99,7 @@ impl Outbox {
     ) -> Self {
         let consumer = format!("{node:x}");
         tokio::spawn(reader::fetch(
-            Link::new(client.clone()),
+            Link::new(endpoint.clone()),
             keys.clone(),
             consumer.clone(),
             Duration::from_millis(config.claim_after_ms),
@@ -106,7 +107,7 @@ impl Outbox {
             stop,
         ));
         Outbox::Redis {
-            link: Link::new(client),
+            link: Link::new(endpoint),
             keys,
             consumer,
         }

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use super::event::{Entry, WebhookEvent};
 use super::store::{Keys, Link};
 use super::{Fact, Ids};
+use crate::adapter::redis::endpoint::Endpoint;
 use crate::apps::AppRegistry;
 use crate::config::{ScalingConfig, WebhookEventKind};
 
@@ -103,7 +104,7 @@ pub(crate) struct RedisRecorder {
 
 impl RedisRecorder {
     pub(crate) fn new(
-        client: redis::Client,
+        endpoint: Endpoint,
         keys: Keys,
         node: u64,
         scaling: &ScalingConfig,
@@ -111,7 +112,7 @@ impl RedisRecorder {
         apps: Arc<AppRegistry>,
     ) -> Self {
         RedisRecorder {
-            link: Link::new(client),
+            link: Link::new(endpoint),
             keys,
             node: format!("{node:x}"),
             heartbeat: Duration::from_millis(scaling.heartbeat_interval_ms),

@@ -1,11 +1,17 @@
 //! The Redis side shared by the webhook modules: the key names of one
 //! deployment's webhook state, and a command connection that reconnects
 //! on its next use after a failure.
+//!
+//! On a Redis Cluster every webhook key carries the hash tag
+//! `{{scaling.channel}:clarion:webhooks}`, so all of them share one slot:
+//! the Lua scripts reach sets named in their arguments and in the node
+//! indexes (a script may only touch its own slot), and the pipelines and
+//! transactions of the outbox touch several keys at once. The webhook
+//! state of a deployment is small (a set per occupied channel and present
+//! user, one stream); its traffic is a few commands per transition, so one
+//! shard carries it.
 
-use std::time::Duration;
-
-use redis::aio::MultiplexedConnection;
-use redis::AsyncConnectionConfig;
+use crate::adapter::redis::endpoint::{Commands, Endpoint};
 
 /// Redis key names of one deployment's webhook state.
 #[derive(Debug, Clone)]
@@ -14,10 +20,16 @@ pub(crate) struct Keys {
 }
 
 impl Keys {
-    /// Keys under `{channel}:clarion:webhooks`.
-    pub(crate) fn new(scaling_channel: &str) -> Self {
+    /// Keys under `{channel}:clarion:webhooks`, hash-tagged as a whole on a
+    /// Redis Cluster.
+    pub(crate) fn new(scaling_channel: &str, cluster: bool) -> Self {
+        let prefix = format!("{scaling_channel}:clarion:webhooks");
         Keys {
-            prefix: format!("{scaling_channel}:clarion:webhooks"),
+            prefix: if cluster {
+                format!("{{{prefix}}}")
+            } else {
+                prefix
+            },
         }
     }
 
@@ -60,34 +72,31 @@ impl Keys {
 /// A command connection that reconnects on the next use after a failure.
 #[derive(Debug)]
 pub(crate) struct Link {
-    client: redis::Client,
-    conn: Option<MultiplexedConnection>,
+    endpoint: Endpoint,
+    conn: Option<Commands>,
 }
 
 impl Link {
-    pub(crate) fn new(client: redis::Client) -> Self {
-        Link { client, conn: None }
+    pub(crate) fn new(endpoint: Endpoint) -> Self {
+        Link {
+            endpoint,
+            conn: None,
+        }
     }
 
     /// The connection, opened if needed.
-    pub(crate) async fn get(&mut self) -> redis::RedisResult<MultiplexedConnection> {
+    pub(crate) async fn get(&mut self) -> redis::RedisResult<Commands> {
         if let Some(conn) = &self.conn {
             return Ok(conn.clone());
         }
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Duration::from_secs(2))
-            .set_response_timeout(Duration::from_secs(5));
-        let conn = self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await?;
+        let conn = self.endpoint.commands().await?;
         self.conn = Some(conn.clone());
         Ok(conn)
     }
 
-    /// The client, for a dedicated connection (e.g. a blocking read).
-    pub(crate) fn client(&self) -> &redis::Client {
-        &self.client
+    /// Where Redis is, for a dedicated connection (e.g. a blocking read).
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
     /// Forgets the connection after an error, so the next use reconnects.

@@ -1,7 +1,12 @@
 //! Cluster harness: a real `redis-server` on an ephemeral port (killable and
-//! restartable) and Clarion nodes with scaling on, in-process or as
-//! separate processes of the built binary.
+//! restartable) or a real Redis Cluster (`redis_cluster.rs`), Clarion nodes
+//! with scaling on, in-process or as separate processes of the built
+//! binary, and the scenarios both kinds of Redis run (`scenarios.rs`).
 #![allow(dead_code)]
+
+pub(crate) mod hook_scenarios;
+pub(crate) mod redis_cluster;
+pub(crate) mod scenarios;
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::process::{Child, Command, Stdio};
@@ -15,7 +20,7 @@ pub(crate) struct Redis {
     child: Option<Child>,
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -81,8 +86,35 @@ impl Drop for Redis {
     }
 }
 
+/// Where the nodes of a scenario meet: a single Redis or a Redis Cluster.
+pub(crate) trait Backend {
+    /// A config for one node of the default app in deployment `namespace`.
+    fn node_config(&self, namespace: &str) -> Config;
+}
+
+impl Backend for Redis {
+    fn node_config(&self, namespace: &str) -> Config {
+        node_config(self, namespace)
+    }
+}
+
+impl Backend for redis_cluster::RedisCluster {
+    fn node_config(&self, namespace: &str) -> Config {
+        let mut config = base_config(namespace);
+        config.scaling.cluster_nodes = self.urls();
+        config
+    }
+}
+
 /// A config for one cluster node of the default app.
 pub(crate) fn node_config(redis: &Redis, namespace: &str) -> Config {
+    let mut config = base_config(namespace);
+    config.scaling.url = Some(redis.url());
+    config
+}
+
+/// A node of the default app with scaling on, Redis not yet chosen.
+fn base_config(namespace: &str) -> Config {
     let mut config = Config::default();
     config.server.host = "127.0.0.1".to_owned();
     config.server.port = 0;
@@ -93,7 +125,6 @@ pub(crate) fn node_config(redis: &Redis, namespace: &str) -> Config {
     config.apps = vec![AppConfig::development()];
     config.scaling.enabled = true;
     config.scaling.channel = namespace.to_owned();
-    config.scaling.url = Some(redis.url());
     config.scaling.heartbeat_interval_ms = 300;
     config.scaling.node_timeout_ms = 2_000;
     config.scaling.query_timeout_ms = 1_000;

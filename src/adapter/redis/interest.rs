@@ -23,7 +23,10 @@
 //!
 //! One command per channel, not one command for many: the Redis client
 //! matches replies to commands one to one, and a multi-channel SUBSCRIBE
-//! answers once per channel.
+//! answers once per channel. On a Redis Cluster the commands are
+//! `SSUBSCRIBE`/`SUNSUBSCRIBE`, each sent to its channel's shard
+//! (`endpoint.rs`); the reply that releases a waiting subscribe is still
+//! that shard's confirmation.
 //!
 //! After a reconnection every wanted channel is subscribed again
 //! ([`Interest::relink_all`]). A channel this node stops receiving ends its
@@ -38,10 +41,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_util::future::join_all;
-use redis::aio::PubSubSink;
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Duration;
 
+use super::endpoint::Subscriptions;
 use super::Inner;
 use crate::adapter::Link;
 use crate::apps::{App, AppRegistry};
@@ -64,7 +67,7 @@ pub(super) struct Interest {
     /// Wakes the flusher; a wake-up with nobody waiting is kept.
     wake: Notify,
     /// The pub/sub connection's command side, while linked.
-    sink: Mutex<Option<PubSubSink>>,
+    sink: Mutex<Option<Subscriptions>>,
 }
 
 impl std::fmt::Debug for Interest {
@@ -148,7 +151,7 @@ impl Interest {
     }
 
     /// A new pub/sub connection: every channel is subscribed again.
-    pub(super) fn relink_all(&self, sink: PubSubSink) {
+    pub(super) fn relink_all(&self, sink: Subscriptions) {
         let mut ledger = lock(&self.ledger);
         *lock(&self.sink) = Some(sink);
         let Ledger { entries, dirty } = &mut *ledger;
@@ -167,6 +170,23 @@ impl Interest {
         for entry in ledger.entries.values_mut() {
             entry.state = State::Unlinked;
             entry.waiters.clear();
+        }
+    }
+
+    /// Redis says `key` is no longer subscribed (on a cluster, its slot
+    /// moved to another shard). If this node still counts it as linked it
+    /// is subscribed again in the next round, on whichever shard now
+    /// serves it. The same notice also echoes this node's own
+    /// `SUNSUBSCRIBE`s; one that arrives after the channel was linked
+    /// again costs one redundant subscribe, which Redis ignores.
+    pub(super) fn lost(&self, key: &str) {
+        let mut ledger = lock(&self.ledger);
+        let Some(entry) = ledger.entries.get_mut(key) else {
+            return;
+        };
+        if entry.state == State::Linked {
+            entry.state = State::Unlinked;
+            self.touch(&mut ledger, key.to_owned());
         }
     }
 
@@ -264,7 +284,7 @@ impl Entry {
 
 /// See [`crate::adapter::Adapter::link`].
 pub(super) async fn link(inner: &Arc<Inner>, app: &App, channel: &ChannelName) -> Link {
-    let key = inner.channel_key(&app.id, channel.as_str());
+    let key = inner.channel_key(app, channel.as_str());
     let interest = &inner.interest;
     let waiter = {
         let mut ledger = lock(&interest.ledger);
@@ -293,7 +313,7 @@ pub(super) async fn link(inner: &Arc<Inner>, app: &App, channel: &ChannelName) -
         // Events arrive from now on; the one before them is the cluster's
         // copy (a newer one that already arrived is kept).
         if channel.is_cache() {
-            if let Some(frame) = inner.cluster_cached(&app.id, channel.as_str()).await {
+            if let Some(frame) = inner.cluster_cached(app, channel.as_str()).await {
                 app.cache_if_absent(channel, frame);
             }
         }
@@ -340,7 +360,7 @@ pub(super) async fn flusher(inner: Arc<Inner>) {
 
 /// Sends a round pipelined (every command written before any reply is
 /// awaited), in batches; `false` when any command failed or timed out.
-async fn send(sink: PubSubSink, round: &Round) -> bool {
+async fn send(sink: Subscriptions, round: &Round) -> bool {
     let commands = round
         .unsubscribe
         .iter()

@@ -1,7 +1,9 @@
 //! The background tasks that keep a node linked to Redis: the SUBSCRIBE
 //! connection (reconnected with backoff, resynchronising presence each
 //! time), the ordered publisher, and the heartbeat that also reaps silent
-//! nodes and times a `PING` for `clarion_redis_roundtrip_seconds`.
+//! nodes and times a `PING` for `clarion_redis_roundtrip_seconds`. On a
+//! Redis Cluster the link is the cluster connection (`endpoint.rs`), lost
+//! and made again as a whole when any shard's connection drops.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -10,7 +12,12 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::{Duration, Instant};
 
+use super::endpoint::Message;
 use super::{Envelope, Inner, Outgoing};
+
+/// The longest (re)linking may take: connecting, reading a cluster's
+/// topology and subscribing the control channel.
+const LINK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Backoff between reconnection attempts: 100 ms doubling to 5 s.
 fn backoff(attempt: u32) -> Duration {
@@ -22,15 +29,15 @@ pub(super) async fn subscriber(inner: Arc<Inner>) {
     let mut attempt = 0u32;
     let mut ever_connected = false;
     loop {
-        let linked = async {
-            let (mut sink, stream) = inner.client.get_async_pubsub().await?.split();
-            sink.subscribe(&inner.channel).await?;
-            let commands = inner.client.get_multiplexed_async_connection().await?;
-            Ok::<_, redis::RedisError>((sink, stream, commands))
-        };
+        let linked = inner.endpoint.link(inner.keys.control());
         let result = tokio::select! {
             _ = inner.stop.cancelled() => return,
-            r = linked => r,
+            r = tokio::time::timeout(LINK_TIMEOUT, linked) => r.unwrap_or_else(|_| {
+                Err(redis::RedisError::from((
+                    redis::ErrorKind::IoError,
+                    "linking to Redis timed out",
+                )))
+            }),
         };
         match result {
             Ok((sink, mut messages, commands)) => {
@@ -61,10 +68,8 @@ pub(super) async fn subscriber(inner: Arc<Inner>) {
                     tokio::select! {
                         _ = inner.stop.cancelled() => return,
                         message = messages.next() => match message {
-                            Some(message) => {
-                                let Ok(payload) = message.get_payload::<String>() else { continue };
-                                inner.receive(&payload);
-                            }
+                            Some(Message::Payload(payload)) => inner.receive(&payload),
+                            Some(Message::Unsubscribed(key)) => inner.interest.lost(&key),
                             None => break,
                         }
                     }
@@ -95,10 +100,12 @@ pub(super) async fn subscriber(inner: Arc<Inner>) {
 
 /// Adds an event to its app's capped history stream and publishes it,
 /// prefixed `h{id} `, in one step: Redis runs one script at a time, so the
-/// order in which nodes receive events is the order of their ids.
+/// order in which nodes receive events is the order of their ids. ARGV[3]
+/// is the publish command (`PUBLISH`, or `SPUBLISH` on a cluster, where the
+/// stream and the channel share a slot: `keys.rs`).
 const ADD_AND_PUBLISH: &str =
     "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', ARGV[2])
-redis.call('PUBLISH', KEYS[2], 'h' .. id .. ' ' .. ARGV[2])
+redis.call(ARGV[3], KEYS[2], 'h' .. id .. ' ' .. ARGV[2])
 return id";
 
 /// Publishes queued envelopes in order on the command connection.
@@ -128,7 +135,7 @@ pub(super) async fn publisher(inner: Arc<Inner>, mut queue: mpsc::Receiver<Outgo
             }
         }
         let sent: Result<(), redis::RedisError> = match outgoing.history {
-            None => redis::cmd("PUBLISH")
+            None => redis::cmd(inner.endpoint.publish_command())
                 .arg(&outgoing.to)
                 .arg(outgoing.text)
                 .query_async::<i64>(&mut conn)
@@ -141,6 +148,7 @@ pub(super) async fn publisher(inner: Arc<Inner>, mut queue: mpsc::Receiver<Outgo
                 .arg(&outgoing.to)
                 .arg(length.max(1))
                 .arg(outgoing.text)
+                .arg(inner.endpoint.publish_command())
                 .query_async::<String>(&mut conn)
                 .await
                 .map(drop),

@@ -127,7 +127,7 @@ async fn a_channel_is_linked_before_link_returns_and_unlinked_when_released() {
         .await
         .expect("connect");
     let news = ChannelName::parse("news").expect("valid");
-    let key = inner.channel_key(&app.id, "news");
+    let key = inner.channel_key(&app, "news");
     assert_eq!(subscribers(&mut conn, &key).await, 0);
 
     let first = adapter.link(&app, &news).await;

@@ -343,6 +343,8 @@ fn every_documented_variable_is_honoured() {
         let value = match *var {
             "REVERB_SERVER_PATH" => "/p",
             "REDIS_URL" => "rediss://h:1/2",
+            "REDIS_CLUSTER_NODES" => "redis://h:1,redis://h:2",
+            "CLARION_SCALING_ROUTING" => "broadcast",
             "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM" => "none",
             "CLARION_AUTH_JWT_PUBLIC_KEY" => RSA_PUBLIC_KEY,
             "CLARION_TLS_CERT" | "CLARION_TLS_KEY" => EC_PUBLIC_KEY,
@@ -418,6 +420,7 @@ fn bad_values_are_rejected_naming_the_variable() {
         ("CLARION_METRICS_PORT", "metrics"),
         ("CLARION_DASHBOARD_ENABLED", "y"),
         ("REDIS_PORT", "redis"),
+        ("REDIS_CLUSTER_NODES", "h:7000"),
         ("REDIS_DB", "-1"),
         ("REDIS_URL", "http://h"),
         ("REVERB_APP_PING_INTERVAL", "0"),

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{valid_path, ConfigError, REDIS_SCHEMES};
+use super::{valid_path, ConfigError, CLUSTER_SCHEMES, REDIS_SCHEMES};
+use crate::config::Routing;
 use crate::config::{AppConfig, Config};
 
 /// Where an app of the final list came from, for error messages.
@@ -113,6 +114,9 @@ pub(super) fn validate(
             return fail("scaling.host must not be empty".to_owned());
         }
         _ => {}
+    }
+    if let Some(reason) = cluster_problem(sc) {
+        return fail(reason);
     }
     if cfg.metrics.enabled && cfg.metrics.port.is_some_and(|p| p != 0 && p == s.port) {
         return fail(format!(
@@ -234,4 +238,37 @@ fn duplicate(
         ),
     };
     ConfigError::Invalid(message)
+}
+
+/// What is wrong with `scaling.cluster_nodes` and the settings Redis
+/// Cluster constrains, if anything.
+fn cluster_problem(sc: &crate::config::ScalingConfig) -> Option<String> {
+    let nodes = &sc.cluster_nodes;
+    if nodes.is_empty() {
+        return None;
+    }
+    if let Some(i) = nodes
+        .iter()
+        .position(|url| !CLUSTER_SCHEMES.iter().any(|scheme| url.starts_with(scheme)))
+    {
+        return Some(format!(
+            "scaling.cluster_nodes[{i}] must start with {} (a Redis Cluster announces nodes by IP and port)",
+            CLUSTER_SCHEMES.join(" or ")
+        ));
+    }
+    let tls = |url: &String| url.starts_with("rediss://");
+    if nodes.iter().any(tls) && !nodes.iter().all(tls) {
+        return Some("scaling.cluster_nodes must all use TLS (rediss://) or none".to_owned());
+    }
+    if sc.routing == Routing::Broadcast {
+        return Some(
+            "scaling.routing = \"broadcast\" is not supported with Redis Cluster (every event would go to the one shard of the control channel); use \"channel\"".to_owned(),
+        );
+    }
+    if sc.channel.contains(['{', '}']) {
+        return Some(
+            "scaling.channel must not contain { or } with Redis Cluster: Clarion places its keys in hash slots itself".to_owned(),
+        );
+    }
+    None
 }

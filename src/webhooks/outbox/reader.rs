@@ -4,12 +4,11 @@
 
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-use redis::AsyncConnectionConfig;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{GROUP, READ_COUNT};
+use crate::adapter::redis::endpoint::Commands;
 use crate::webhooks::event::Entry;
 use crate::webhooks::store::{Keys, Link};
 
@@ -28,10 +27,7 @@ pub(super) async fn fetch(
     let mut next_claim = tokio::time::Instant::now();
     let mut failures = 0u32;
     // A dedicated connection: XREADGROUP blocks it for up to a second.
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Duration::from_secs(2))
-        .set_response_timeout(Duration::from_secs(5));
-    let mut blocking: Option<MultiplexedConnection> = None;
+    let mut blocking: Option<Commands> = None;
     while !stop.is_cancelled() {
         if failures > 0 {
             let pause = Duration::from_millis((100u64 << failures.min(5)).min(2_000));
@@ -94,11 +90,7 @@ pub(super) async fn fetch(
         }
         let conn = match &blocking {
             Some(conn) => conn.clone(),
-            None => match link
-                .client()
-                .get_multiplexed_async_connection_with_config(&config)
-                .await
-            {
+            None => match link.endpoint().commands().await {
                 Ok(conn) => {
                     blocking = Some(conn.clone());
                     conn

@@ -1,5 +1,6 @@
 //! The optional sections: the built-in auth endpoint, webhooks, metrics,
-//! the dashboard and TLS, and secrets kept out of debug output.
+//! the dashboard and TLS, Redis Cluster, and secrets kept out of debug
+//! output.
 
 use super::*;
 
@@ -378,4 +379,68 @@ fn debug_output_never_shows_a_secret() {
         "header names stay: {debug}"
     );
     assert!(debug.contains("k1"), "the key stays: {debug}");
+}
+
+#[test]
+fn redis_cluster_nodes_from_env_and_toml_are_checked_and_masked() {
+    let cfg = ok(
+        None,
+        None,
+        &[(
+            "REDIS_CLUSTER_NODES",
+            " redis://:pw@10.0.0.1:7000, tcp://10.0.0.2:7001 ,,",
+        )],
+    );
+    assert_eq!(
+        cfg.scaling.cluster_nodes,
+        ["redis://:pw@10.0.0.1:7000", "redis://10.0.0.2:7001"]
+    );
+    assert!(cfg.scaling.redis_cluster());
+    let shown = format!("{:?}", cfg.scaling);
+    assert!(
+        shown.contains("cluster_nodes") && !shown.contains("pw@"),
+        "{shown}"
+    );
+    let toml = "[scaling]\ncluster_nodes = [\"rediss://a:7000\", \"tls://b:7001\"]\n";
+    let cfg = ok(Some(toml), None, &[]);
+    assert_eq!(
+        cfg.scaling.cluster_nodes,
+        ["rediss://a:7000", "rediss://b:7001"]
+    );
+    // Unset: a single Redis, as before.
+    assert!(!ok(None, None, &[]).scaling.redis_cluster());
+
+    let text = err(
+        None,
+        None,
+        &[(
+            "REDIS_CLUSTER_NODES",
+            "redis://a:7000,unix://:hunter2@/redis.sock",
+        )],
+    );
+    assert!(
+        text.contains("REDIS_CLUSTER_NODES") && !text.contains("hunter2"),
+        "{text}"
+    );
+    for (toml, wanted) in [
+        (
+            "[scaling]\ncluster_nodes = [\"redis://a:1\", \"http://b:2\"]\n",
+            "scaling.cluster_nodes[1]",
+        ),
+        (
+            "[scaling]\ncluster_nodes = [\"redis://a:1\", \"rediss://b:2\"]\n",
+            "TLS",
+        ),
+        (
+            "[scaling]\nrouting = \"broadcast\"\ncluster_nodes = [\"redis://a:1\"]\n",
+            "broadcast",
+        ),
+        (
+            "[scaling]\nchannel = \"{x}\"\ncluster_nodes = [\"redis://a:1\"]\n",
+            "scaling.channel",
+        ),
+    ] {
+        let text = err(Some(toml), None, &[]);
+        assert!(text.contains(wanted), "{toml}: {text}");
+    }
 }
