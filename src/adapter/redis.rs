@@ -33,10 +33,12 @@
 
 pub(crate) mod endpoint;
 pub(crate) mod envelope;
+mod history;
 mod interest;
 mod keys;
 mod link;
 mod online;
+mod queries;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -408,7 +410,7 @@ impl Inner {
                         node: self.node_id,
                         to: node,
                         id,
-                        answer: answer(&app, &query),
+                        answer: queries::answer(&app, &query),
                     });
                 }
             }
@@ -444,120 +446,6 @@ impl Inner {
                 }
             }
         }
-    }
-
-    async fn scatter(&self, app: &App, query: Query) -> Result<Vec<Answer>, AdapterError> {
-        let conn = Inner::lock(&self.commands).clone();
-        let Some(mut conn) = conn.filter(|_| self.connected.load(Ordering::Acquire)) else {
-            return Err(AdapterError::Unavailable(
-                "Redis is not reachable".to_owned(),
-            ));
-        };
-        let id = self.next_query.fetch_add(1, Ordering::Relaxed);
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        self.pending.insert(id, tx);
-        // However the query ends, its entry goes: also when the caller stops
-        // waiting (an HTTP client that hangs up drops this future mid-await).
-        let _pending = PendingQuery {
-            pending: &self.pending,
-            id,
-        };
-        let message = Envelope::Query {
-            node: self.node_id,
-            id,
-            app: app.id.to_string(),
-            query,
-        };
-        let text = serde_json::to_string(&message)
-            .map_err(|e| AdapterError::Unavailable(e.to_string()))?;
-        let receivers: Result<usize, _> = redis::cmd(self.endpoint.publish_command())
-            .arg(self.keys.control())
-            .arg(text)
-            .query_async(&mut conn)
-            .await;
-        let mut answers = Vec::new();
-        if let Ok(receivers) = receivers {
-            // Every subscriber but this node answers.
-            let expected = receivers.saturating_sub(1);
-            let deadline = Instant::now() + Duration::from_millis(self.config.query_timeout_ms);
-            while answers.len() < expected {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(a)) => answers.push(a),
-                    _ => {
-                        tracing::warn!(
-                            expected,
-                            got = answers.len(),
-                            "cluster query timed out; answering with the nodes that replied"
-                        );
-                        break;
-                    }
-                }
-            }
-        }
-        Ok(answers)
-    }
-}
-
-/// Removes a query's waiter from `pending` when the query ends or is
-/// cancelled.
-#[derive(Debug)]
-struct PendingQuery<'a> {
-    pending: &'a DashMap<u64, mpsc::UnboundedSender<Answer>>,
-    id: u64,
-}
-
-impl Drop for PendingQuery<'_> {
-    fn drop(&mut self) {
-        self.pending.remove(&self.id);
-    }
-}
-
-/// `(id, envelope text)` of each entry of an `XRANGE` reply (entries are
-/// `[id, [field, value, …]]`; the envelope is field `m`).
-fn stream_entries(reply: redis::Value) -> Vec<(EventId, String)> {
-    let redis::Value::Array(entries) = reply else {
-        return Vec::new();
-    };
-    entries
-        .into_iter()
-        .filter_map(|entry| {
-            let redis::Value::Array(mut parts) = entry else {
-                return None;
-            };
-            let fields = parts.pop()?;
-            let id: String = redis::from_redis_value(&parts.pop()?).ok()?;
-            let fields: Vec<String> = redis::from_redis_value(&fields).ok()?;
-            let text = fields
-                .chunks(2)
-                .find(|kv| kv.first().is_some_and(|k| k == "m"))?
-                .get(1)?
-                .clone();
-            Some((EventId::parse(&id)?, text))
-        })
-        .collect()
-}
-
-fn answer(app: &App, query: &Query) -> Answer {
-    match query {
-        Query::Channels { prefix } => Answer::Channels {
-            list: app
-                .channels
-                .list(prefix)
-                .into_iter()
-                .filter(|(_, s)| s.subscription_count > 0)
-                .map(|(c, s)| (c.to_string(), s.subscription_count))
-                .collect(),
-        },
-        Query::Channel { name } => Answer::Channel {
-            count: app
-                .channels
-                .stats(name)
-                .map(|s| s.subscription_count)
-                .filter(|c| *c > 0),
-        },
-        Query::Connections => Answer::Connections {
-            count: app.connection_count(),
-        },
     }
 }
 
@@ -666,42 +554,7 @@ impl Adapter for RedisAdapter {
         app: &App,
         prefix: &str,
     ) -> Result<Vec<(ChannelName, ChannelStats)>, AdapterError> {
-        let answers = self
-            .inner
-            .scatter(
-                app,
-                Query::Channels {
-                    prefix: prefix.to_owned(),
-                },
-            )
-            .await?;
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        for (name, stats) in app.channels.list(prefix) {
-            *counts.entry(name.to_string()).or_default() += stats.subscription_count;
-        }
-        for a in answers {
-            if let Answer::Channels { list } = a {
-                for (name, count) in list {
-                    *counts.entry(name).or_default() += count;
-                }
-            }
-        }
-        let mut out: Vec<(ChannelName, ChannelStats)> = counts
-            .into_iter()
-            .filter_map(|(name, subscription_count)| {
-                let channel = ChannelName::parse(&name).ok()?;
-                let user_count = app.channels.stats(&name).and_then(|s| s.user_count);
-                Some((
-                    channel,
-                    ChannelStats {
-                        subscription_count,
-                        user_count,
-                    },
-                ))
-            })
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+        self.inner.channels(app, prefix).await
     }
 
     async fn channel(
@@ -709,28 +562,7 @@ impl Adapter for RedisAdapter {
         app: &App,
         channel: &str,
     ) -> Result<Option<ChannelStats>, AdapterError> {
-        let answers = self
-            .inner
-            .scatter(
-                app,
-                Query::Channel {
-                    name: channel.to_owned(),
-                },
-            )
-            .await?;
-        let local = app.channels.stats(channel);
-        let mut total = local.as_ref().map_or(0, |s| s.subscription_count);
-        for a in answers {
-            if let Answer::Channel { count: Some(c) } = a {
-                total += c;
-            }
-        }
-        let user_count = local.and_then(|s| s.user_count);
-        let occupied = total > 0 || user_count.is_some_and(|u| u > 0);
-        Ok(occupied.then_some(ChannelStats {
-            subscription_count: total,
-            user_count,
-        }))
+        self.inner.channel(app, channel).await
     }
 
     async fn members(&self, app: &App, channel: &str) -> Result<Option<Vec<Member>>, AdapterError> {
@@ -739,63 +571,11 @@ impl Adapter for RedisAdapter {
     }
 
     async fn connections(&self, app: &App) -> Result<usize, AdapterError> {
-        let answers = self.inner.scatter(app, Query::Connections).await?;
-        Ok(answers
-            .into_iter()
-            .fold(app.connection_count(), |sum, a| match a {
-                Answer::Connections { count } => sum + count,
-                _ => sum,
-            }))
+        self.inner.connections(app).await
     }
 
     async fn history_after(&self, app: &App, after: EventId) -> Option<Vec<HistoricEvent>> {
-        let inner = &self.inner;
-        let mut conn = Inner::lock(&inner.commands).clone()?;
-        let key = inner.keys.history(app);
-        let timeout = Duration::from_millis(inner.config.query_timeout_ms);
-        let first: redis::Value = tokio::time::timeout(
-            timeout,
-            redis::cmd("XRANGE")
-                .arg(&key)
-                .arg("-")
-                .arg("+")
-                .arg("COUNT")
-                .arg(1)
-                .query_async(&mut conn),
-        )
-        .await
-        .ok()?
-        .ok()?;
-        // Complete only if the stream still holds the client's last event:
-        // everything after it is then still there.
-        let oldest = stream_entries(first).into_iter().next()?.0;
-        if after < oldest {
-            return None;
-        }
-        let rest: redis::Value = tokio::time::timeout(
-            timeout,
-            redis::cmd("XRANGE")
-                .arg(&key)
-                .arg(format!("({after}"))
-                .arg("+")
-                .query_async(&mut conn),
-        )
-        .await
-        .ok()?
-        .ok()?;
-        Some(
-            stream_entries(rest)
-                .into_iter()
-                .filter_map(|(id, text)| match serde_json::from_str(&text).ok()? {
-                    Envelope::Event { channel, frame, .. } => Some(HistoricEvent {
-                        id,
-                        channel: ChannelName::parse(&channel).ok()?,
-                        frame: Frame::from(frame),
-                    }),
-                    _ => None,
-                })
-                .collect(),
-        )
+        self.inner.history_after(app, after).await
     }
 
     async fn shutdown(&self) {
