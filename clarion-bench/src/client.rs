@@ -189,17 +189,19 @@ pub(crate) async fn next_text(ws: &mut Ws) -> Result<Option<Utf8Bytes>, ClientEr
     Ok(None)
 }
 
-/// Connects and subscribes socket `index` to `channel` within the target's
-/// connect timeout.
+/// Connects socket `index` and subscribes it to each of `channels` in turn,
+/// within the target's connect timeout.
 pub(crate) async fn connect_subscribed(
     target: &Target,
     index: usize,
-    channel: &str,
+    channels: &[String],
     signed: bool,
 ) -> Result<Conn, ClientError> {
     let setup = async {
         let mut conn = connect(target, index).await?;
-        subscribe(&mut conn, target, channel, signed, None).await?;
+        for channel in channels {
+            subscribe(&mut conn, target, channel, signed, None).await?;
+        }
         Ok(conn)
     };
     tokio::time::timeout(target.connect_timeout, setup)

@@ -110,7 +110,7 @@ pub(crate) async fn run(target: &Target, args: &ClientEventsArgs) -> Result<Repo
     let started = Instant::now();
     let channel_of = {
         let target = target.clone();
-        move |i: usize| target.channel(&format!("private-bench-{}", i / 2))
+        move |i: usize| vec![target.channel(&format!("private-bench-{}", i / 2))]
     };
     let mut set = fleet::spawn(&target, 2 * pairs, &live, channel_of, true, body);
     let settled = fleet::settle(&target, &live, 2 * pairs, started).await;

@@ -98,7 +98,7 @@ pub(crate) async fn run(target: &Target, args: &FanoutArgs) -> Result<Report, Be
         &live,
         {
             let target = target.clone();
-            move |i| publisher::channel_name(&target, i % channels)
+            move |i| vec![publisher::channel_name(&target, i % channels)]
         },
         false,
         body,

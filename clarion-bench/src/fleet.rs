@@ -17,20 +17,20 @@ use super::proc_stats::ProcSample;
 use super::stats::Live;
 use super::target::Target;
 
-/// Spawns `n` socket tasks. Socket `i` subscribes to `channel_of(i)` (signed
-/// for private channels when `signed`), then runs `body(i, conn)`; failures
-/// are tallied in `live` and yield `None`.
+/// Spawns `n` socket tasks. Socket `i` subscribes to each channel of
+/// `channels_of(i)` (signed for private channels when `signed`), then runs
+/// `body(i, conn)`; failures are tallied in `live` and yield `None`.
 pub(crate) fn spawn<T, C, F, Fut>(
     target: &Arc<Target>,
     n: usize,
     live: &Arc<Live>,
-    channel_of: C,
+    channels_of: C,
     signed: bool,
     body: F,
 ) -> JoinSet<Option<T>>
 where
     T: Send + 'static,
-    C: Fn(usize) -> String,
+    C: Fn(usize) -> Vec<String>,
     F: Fn(usize, Conn) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = T> + Send + 'static,
 {
@@ -38,10 +38,10 @@ where
     let mut set = JoinSet::new();
     for i in 0..n {
         let (target, live, gate, body) = (target.clone(), live.clone(), gate.clone(), body.clone());
-        let channel = channel_of(i);
+        let channels = channels_of(i);
         set.spawn(async move {
             let permit = gate.acquire_owned().await.ok()?;
-            let conn = client::connect_subscribed(&target, i, &channel, signed).await;
+            let conn = client::connect_subscribed(&target, i, &channels, signed).await;
             drop(permit);
             match conn {
                 Ok(conn) => {

@@ -62,7 +62,7 @@ pub(crate) async fn run(target: &Target, args: &IdleArgs) -> Result<Report, Benc
         &target,
         n,
         &live,
-        |i| format!("idle-{}", i % channels),
+        |i| vec![format!("idle-{}", i % channels)],
         false,
         body,
     );

@@ -18,6 +18,8 @@
 //! clarion-bench churn         --workers 50 --duration 10
 //! clarion-bench presence      --members 1000
 //! clarion-bench soak          --duration 1800 --pids PID[,PID]
+//! clarion-bench cluster-idle  --urls ws://A,ws://B --redis HOST:PORT -n 19000 -c 100 -p 20
+//! clarion-bench cluster-presence --urls ws://A,ws://B -m 10000 -c 1000 [--restart-node 1 --restart-cmd CMD]
 //! ```
 //!
 //! Common options: `--url ws://127.0.0.1:8080` (WebSocket base, may carry a
@@ -81,6 +83,19 @@
 //!   (`--pids`) every `--sample-every` seconds; reports first/after the first
 //!   tenth/last/min/max and the series, with each part's own figures (loss,
 //!   duplicates and reordering among the steady subscribers).
+//! - **cluster-idle**: N idle sockets on every node of `--urls`, held by
+//!   child processes of the bench (one per node, or per `--per-child`
+//!   sockets) so no process passes its descriptor limit; every socket is on
+//!   a common channel (and one of C spread channels). Events published one
+//!   at a time through the nodes' HTTP APIs: time until every socket had
+//!   each, latency of every delivery, loss, each node's RSS per connection
+//!   and CPU per message (pids from `--pids` or found from the ports), and
+//!   Redis's CPU, commands and output (`--redis`, read with `INFO`).
+//! - **cluster-presence**: M presence members over C channels and the
+//!   nodes of `--urls`, joining at once: incomplete rosters, each node's
+//!   RSS, Redis commands and bytes per join, a new member's roster on every
+//!   node, and with `--restart-node` the time a SIGKILLed and restarted
+//!   node needs until its `user_count`s equal the others'.
 //!
 //! Sockets are closed with a close frame, then the bench waits for the server
 //! to close TCP first: TIME_WAIT stays on the server's port, so long churn
@@ -94,20 +109,28 @@
 mod churn;
 mod client;
 mod client_events;
+mod cluster_child;
+mod cluster_idle;
+mod cluster_presence;
+mod converge;
+mod discover;
 mod fanout;
 mod fleet;
 mod idle;
+mod nodes;
 mod presence;
 mod proc_stats;
 mod progress;
 mod publisher;
 mod receiver;
+mod redis_info;
 mod report;
 mod roster;
 mod scan;
 mod soak;
 mod stalled;
 mod stats;
+mod subprocess;
 mod target;
 
 use std::process::ExitCode;
@@ -187,6 +210,15 @@ pub enum Scenario {
     Presence(presence::PresenceArgs),
     /// Everything at once for a long time: memory, descriptors, no loss.
     Soak(soak::SoakArgs),
+    /// Idle subscribed sockets on every node of a cluster (child processes
+    /// past one process's descriptor limit), then events to all of them.
+    ClusterIdle(cluster_idle::ClusterIdleArgs),
+    /// Presence members over many channels and nodes: rosters, RSS, Redis
+    /// traffic per join, resynchronisation of a restarted node.
+    ClusterPresence(cluster_presence::ClusterPresenceArgs),
+    /// One child process of `cluster-idle` (started by it).
+    #[command(hide = true)]
+    ClusterChild(cluster_child::ClusterChildArgs),
 }
 
 /// Why a bench run could not be carried out (failures of individual
@@ -247,6 +279,9 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
         Scenario::Churn(a) => churn::run(&target, a).await?,
         Scenario::Presence(a) => presence::run(&target, a).await?,
         Scenario::Soak(a) => soak::run(&target, a).await?,
+        Scenario::ClusterIdle(a) => cluster_idle::run(&args.common, a).await?,
+        Scenario::ClusterPresence(a) => cluster_presence::run(&args.common, a).await?,
+        Scenario::ClusterChild(a) => return cluster_child::run(&target, a).await,
     };
     let text = if args.common.json {
         report.to_json()

@@ -80,7 +80,11 @@ pub(crate) fn event_body(event: &str, channel: &str, seq: u64, ts: u64, size: us
     )
 }
 
-async fn open(target: &Target) -> Result<SendRequest<Full<Bytes>>, String> {
+/// One keep-alive HTTP/1.1 connection to the HTTP API.
+pub(crate) type Sender = SendRequest<Full<Bytes>>;
+
+/// Opens one keep-alive HTTP/1.1 connection to the target's HTTP API.
+pub(crate) async fn open(target: &Target) -> Result<SendRequest<Full<Bytes>>, String> {
     let tcp = TcpStream::connect(target.http_addr)
         .await
         .map_err(|e| e.to_string())?;
@@ -95,7 +99,7 @@ async fn open(target: &Target) -> Result<SendRequest<Full<Bytes>>, String> {
 }
 
 /// Sends one signed POST; `Ok` on 2xx, else a short description.
-async fn post(
+pub(crate) async fn post(
     sender: &mut SendRequest<Full<Bytes>>,
     target: &Target,
     path: &str,
@@ -130,6 +134,43 @@ async fn post(
         let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
         Err(format!("HTTP {status}: {text}"))
     }
+}
+
+/// Sends one signed GET of the HTTP API (`path` unprefixed, `params` the
+/// request's own query parameters) and returns its JSON body on 2xx.
+pub(crate) async fn get_json(
+    sender: &mut SendRequest<Full<Bytes>>,
+    target: &Target,
+    path: &str,
+    params: &[(&str, &str)],
+) -> Result<serde_json::Value, String> {
+    let query = clarion::auth::http_signature::signed_query(
+        &target.key,
+        &target.secret,
+        "GET",
+        path,
+        params,
+        b"",
+        scan::unix_micros() / 1_000_000,
+    );
+    let req = hyper::Request::get(format!("{}{path}?{query}", target.http_prefix))
+        .header(hyper::header::HOST, &target.http_host)
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| e.to_string())?;
+    sender.ready().await.map_err(|e| e.to_string())?;
+    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    if !status.is_success() {
+        let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+        return Err(format!("HTTP {status}: {text}"));
+    }
+    serde_json::from_slice(&body).map_err(|e| e.to_string())
 }
 
 /// Publishes per `plan` until `stop` is cancelled; counts successful
