@@ -18,6 +18,7 @@
 //! clarion-bench churn         --workers 50 --duration 10
 //! clarion-bench presence      --members 1000
 //! clarion-bench soak          --duration 1800 --pids PID[,PID]
+//! clarion-bench floor fanout  --subscribers 2000 --channels 10 --rate 200
 //! ```
 //!
 //! Common options: `--url ws://127.0.0.1:8080` (WebSocket base, may carry a
@@ -81,6 +82,11 @@
 //!   (`--pids`) every `--sample-every` seconds; reports first/after the first
 //!   tenth/last/min/max and the series, with each part's own figures (loss,
 //!   duplicates and reordering among the steady subscribers).
+//! - **floor**: `floor fanout …` or `floor client-events …` runs that
+//!   scenario, unchanged, against a minimal server inside the bench process
+//!   (one thread; one `write` per delivery, nothing else), and reports the
+//!   same figures with that thread's CPU as the server's: the floor that a
+//!   server's figures on the same pattern are divided by.
 //!
 //! Sockets are closed with a close frame, then the bench waits for the server
 //! to close TCP first: TIME_WAIT stays on the server's port, so long churn
@@ -96,6 +102,7 @@ mod client;
 mod client_events;
 mod fanout;
 mod fleet;
+mod floor;
 mod idle;
 mod presence;
 mod proc_stats;
@@ -187,6 +194,8 @@ pub enum Scenario {
     Presence(presence::PresenceArgs),
     /// Everything at once for a long time: memory, descriptors, no loss.
     Soak(soak::SoakArgs),
+    /// A scenario's load against a minimal in-process server: the floor.
+    Floor(floor::FloorArgs),
 }
 
 /// Why a bench run could not be carried out (failures of individual
@@ -247,6 +256,7 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
         Scenario::Churn(a) => churn::run(&target, a).await?,
         Scenario::Presence(a) => presence::run(&target, a).await?,
         Scenario::Soak(a) => soak::run(&target, a).await?,
+        Scenario::Floor(a) => floor::run(&target, a).await?,
     };
     let text = if args.common.json {
         report.to_json()

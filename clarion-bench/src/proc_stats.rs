@@ -63,6 +63,12 @@ pub(crate) fn sample(pid: u32) -> std::io::Result<ProcSample> {
     read(&pid.to_string())
 }
 
+/// Reads a sample of the `/proc` entry `entry` (`<pid>` or
+/// `<pid>/task/<tid>`, one thread).
+pub(crate) fn sample_entry(entry: &str) -> std::io::Result<ProcSample> {
+    read(entry)
+}
+
 /// Reads a sample of this process (the bench itself).
 pub(crate) fn own_sample() -> Option<ProcSample> {
     read("self").ok()
