@@ -9,8 +9,8 @@
 #   URL=ws://127.0.0.1:18080 OUT=bench-results/floor scripts/bench-floor.sh
 #
 # MODES lists the values of CLARION_RUNTIME the server is run with, each
-# from a fresh process per run (default: "shared per_core"; use "-" for a
-# server that does not read it). FANOUT and CLIENT_EVENTS are the scenario
+# from a fresh process per run (default: "shared per_core"; "shared:1" also
+# sets CLARION_WORKER_THREADS=1; "-" for a server that reads neither). FANOUT and CLIENT_EVENTS are the scenario
 # options (defaults: 2,000 subscribers on 10 channels at 200 events/s, and
 # 500 pairs at 10 events/s each, 10 s each). SERVER_CMD, URL, TARGET_DIR
 # and BENCH as for scripts/bench-suite.sh.
@@ -38,10 +38,15 @@ mkdir -p "$OUT"
 
 start_server() {
   local mode=$1 log=$2
-  if [ "$mode" = "-" ]; then
+  local runtime=${mode%%:*} threads=
+  case $mode in *:*) threads=${mode#*:} ;; esac
+  if [ "$runtime" = "-" ]; then
     bash -c "exec $SERVER_CMD" >"$log" 2>&1 &
+  elif [ -n "$threads" ]; then
+    CLARION_RUNTIME=$runtime CLARION_WORKER_THREADS=$threads \
+      bash -c "exec $SERVER_CMD" >"$log" 2>&1 &
   else
-    CLARION_RUNTIME=$mode bash -c "exec $SERVER_CMD" >"$log" 2>&1 &
+    CLARION_RUNTIME=$runtime bash -c "exec $SERVER_CMD" >"$log" 2>&1 &
   fi
   SERVER_PID=$!
   for _ in $(seq 1 100); do
@@ -74,9 +79,9 @@ for round in $(seq 1 "$ROUNDS"); do
     "$BENCH" --json --no-progress floor "$pattern" "$@" >"$OUT/$pattern-floor-$round.json" || true
     for mode in $MODES; do
       echo "== round $round, $pattern: server, runtime $mode" >&2
-      start_server "$mode" "$OUT/server-$pattern-$mode-$round.log"
+      start_server "$mode" "$OUT/server-$pattern-${mode/:/-}-$round.log"
       "$BENCH" --url "$URL" --server-pid "$SERVER_PID" --json --no-progress \
-        "$pattern" "$@" >"$OUT/$pattern-$mode-$round.json" || true
+        "$pattern" "$@" >"$OUT/$pattern-${mode/:/-}-$round.json" || true
       stop_server
     done
   done
