@@ -5,7 +5,8 @@ Usage: bench-floor-summary.py OUT_DIR
 
 Reads OUT_DIR/{pattern}-{floor|mode}-{round}.json and prints, per pattern
 and run kind, the median over rounds of the server's CPU per delivered
-message, the latency p50/p99 and the losses, then each mode's ratio to the
+message, its voluntary context switches per message (threads going to sleep:
+each is a wake-up), the latency p50/p99 and the losses, then each mode's ratio to the
 floor of its pattern: the ratio of the medians, and the per-round ratios
 (each run against the floor measured just before it).
 """
@@ -17,6 +18,7 @@ import statistics
 import sys
 
 CPU_KEYS = ("cpu_us_per_message", "cpu_us_per_event")
+SLEEP_KEYS = ("sleeps_per_message", "sleeps_per_event")
 
 
 def figures(path):
@@ -27,10 +29,12 @@ def figures(path):
     r = json.loads(text)
     server = r.get("server", {})
     cpu = next((server[k] for k in CPU_KEYS if k in server), None)
+    sleeps = next((server[k] for k in SLEEP_KEYS if k in server), None)
     lat = r.get("latency_us", {})
     d = r.get("delivered", {})
     return {
         "cpu": cpu,
+        "sleeps": sleeps,
         "p50": lat.get("p50"),
         "p99": lat.get("p99"),
         "delivered": d.get("messages"),
@@ -60,15 +64,16 @@ def main():
             runs.setdefault(m.group(1), {}).setdefault(m.group(2), {})[int(m.group(3))] = f
     for pattern, kinds in sorted(runs.items()):
         print(f"\n{pattern}")
-        print(f"  {'run':<10} {'rounds':>6} {'cpu µs/msg':>11} {'p50 µs':>8} {'p99 µs':>8} "
-              f"{'lost':>5} {'dup':>4}   per-round cpu")
+        print(f"  {'run':<16} {'rounds':>6} {'cpu µs/msg':>11} {'sleeps/msg':>10} {'p50 µs':>8} "
+              f"{'p99 µs':>8} {'lost':>5} {'dup':>4}   per-round cpu")
         floor = kinds.get("floor", {})
         for kind in ["floor"] + sorted(k for k in kinds if k != "floor"):
             rounds = kinds.get(kind, {})
             if not rounds:
                 continue
             cpu = med(r["cpu"] for r in rounds.values())
-            print(f"  {kind:<10} {len(rounds):>6} {fmt(cpu):>11} "
+            print(f"  {kind:<16} {len(rounds):>6} {fmt(cpu):>11} "
+                  f"{fmt(med(r['sleeps'] for r in rounds.values())):>10} "
                   f"{fmt(med(r['p50'] for r in rounds.values())):>8} "
                   f"{fmt(med(r['p99'] for r in rounds.values())):>8} "
                   f"{sum(r['lost'] or 0 for r in rounds.values()):>5} "

@@ -216,7 +216,13 @@ async fn publish(channels: &Channels, body: &[u8]) {
             serde_json::Value::from(channel),
             serde_json::Value::from(data),
         );
-        deliver(channels, channel, None, &server_frame(0x1, payload.as_bytes())).await;
+        deliver(
+            channels,
+            channel,
+            None,
+            &server_frame(0x1, payload.as_bytes()),
+        )
+        .await;
     }
 }
 
@@ -368,30 +374,21 @@ async fn serve_frames(
             }
             Err(()) => return,
         };
-        match frame.opcode {
-            0x1 => {
-                if let Some(reply) = on_text(&frame.payload, id, write, channels, joined).await {
-                    if write_rest(write, &server_frame(0x1, reply.as_bytes()))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            }
+        let reply = match frame.opcode {
+            0x1 => on_text(&frame.payload, id, write, channels, joined)
+                .await
+                .map(|text| server_frame(0x1, text.as_bytes())),
             0x8 => {
                 let _ = write_rest(write, &server_frame(0x8, &frame.payload)).await;
                 return;
             }
-            0x9 => {
-                if write_rest(write, &server_frame(0xA, &frame.payload))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
+            0x9 => Some(server_frame(0xA, &frame.payload)),
+            _ => None,
+        };
+        if let Some(reply) = reply {
+            if write_rest(write, &reply).await.is_err() {
+                return;
             }
-            _ => {}
         }
     }
 }
