@@ -57,7 +57,8 @@ async fn client_events_cross_runtimes() {
         pairs.push((channel, a, b));
     }
     for (channel, a, b) in &mut pairs {
-        a.whisper(channel, "client-ping", json!({"from": a.socket_id})).await;
+        a.whisper(channel, "client-ping", json!({"from": a.socket_id}))
+            .await;
         let frame = b.expect_event("client-ping").await;
         assert_eq!(frame["data"]["from"], a.socket_id.as_str());
         b.whisper(channel, "client-pong", json!({})).await;
@@ -78,9 +79,7 @@ async fn shutdown_closes_every_runtime_s_sockets_and_listeners() {
     let addr = server.addr;
     server.shutdown().await;
     for client in &mut clients {
-        client
-            .expect_refusal(4200, "Server shutting down")
-            .await;
+        client.expect_refusal(4200, "Server shutting down").await;
     }
     for _ in 0..SOCKETS {
         assert!(

@@ -120,7 +120,11 @@ impl Workers {
     }
 }
 
-fn serve_on_own_runtime(listener: std::net::TcpListener, node: &Arc<Node>, stop: &CancellationToken) {
+fn serve_on_own_runtime(
+    listener: std::net::TcpListener,
+    node: &Arc<Node>,
+    stop: &CancellationToken,
+) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -166,7 +166,8 @@ impl TestServer {
         let stopped = stop.clone();
         let served = node.clone();
         let task = tokio::spawn(async move {
-            clarion::server::serve(listener, served, async move { stopped.cancelled().await }).await;
+            clarion::server::serve(listener, served, async move { stopped.cancelled().await })
+                .await;
         });
         TestServer {
             addr,
