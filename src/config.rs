@@ -78,11 +78,42 @@ pub struct ServerConfig {
     pub handshake_timeout: u64,
     /// Allowed skew of an HTTP API `auth_timestamp`, in seconds; 0 disables.
     pub auth_timestamp_window: u64,
-    /// Runtime worker threads; `None` is one per CPU core.
+    /// Runtime worker threads; `None` is one per CPU core. With
+    /// `runtime = "per_core"`, the number of runtimes.
     pub worker_threads: Option<usize>,
+    /// How the threads serve sockets (`CLARION_RUNTIME`): one shared
+    /// work-stealing runtime, or one single-threaded runtime per core, each
+    /// with its own `SO_REUSEPORT` listener (see `server/per_core.rs`).
+    pub runtime: RuntimeMode,
     /// Serve `wss://` and `https://` on the same port instead of plain
     /// `ws://`/`http://` (`[server.tls]`); off when absent.
     pub tls: Option<TlsConfig>,
+}
+
+/// How the server's threads share the sockets (`server.runtime`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RuntimeMode {
+    /// One multi-threaded runtime: any worker runs any socket's task, idle
+    /// workers steal work (the default).
+    #[default]
+    Shared,
+    /// One single-threaded runtime per worker thread, each accepting on its
+    /// own `SO_REUSEPORT` listener; a socket stays on the runtime that
+    /// accepted it.
+    PerCore,
+}
+
+impl std::str::FromStr for RuntimeMode {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.to_ascii_lowercase().replace('-', "_").as_str() {
+            "shared" => Ok(Self::Shared),
+            "per_core" => Ok(Self::PerCore),
+            _ => Err(()),
+        }
+    }
 }
 
 /// TLS on the main listener (`[server.tls]`): a PEM certificate chain and
@@ -115,6 +146,7 @@ impl Default for ServerConfig {
             handshake_timeout: 10,
             auth_timestamp_window: 600,
             worker_threads: None,
+            runtime: RuntimeMode::Shared,
             tls: None,
         }
     }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use clarion::config::{self, Config, Sources};
+use clarion::config::{self, Config, RuntimeMode, Sources};
 use clarion::node::Node;
 use clarion::shutdown::Signals;
 use clarion::{reload, server, trigger};
@@ -98,10 +98,18 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     args.override_listener(&mut config);
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = config.server.worker_threads {
-        builder.worker_threads(threads);
-    }
+    // Per core: this thread runs the first of the runtimes, `server::serve`
+    // starts the others.
+    let mut builder = match config.server.runtime {
+        RuntimeMode::Shared => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(threads) = config.server.worker_threads {
+                builder.worker_threads(threads);
+            }
+            builder
+        }
+        RuntimeMode::PerCore => tokio::runtime::Builder::new_current_thread(),
+    };
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -258,7 +266,7 @@ async fn start(mut config: Config, args: StartArgs) -> ExitCode {
         connection_capacity(config.server.max_sockets, config.server.max_connections);
     config.server.max_sockets = Some(sockets);
     config.server.max_connections = Some(connections);
-    let listener = match server::bind(&config).await {
+    let listener = match server::bind_listeners(&config).await {
         Ok(l) => l,
         Err(e) => {
             eprintln!("clarion: {e}");
@@ -283,6 +291,9 @@ async fn start(mut config: Config, args: StartArgs) -> ExitCode {
     // the server is up is handled, never the default action.
     let mut signals = Signals::new();
     watch_hangups(&node, args, loaded);
+    if config.server.runtime == RuntimeMode::PerCore {
+        tracing::info!("{} runtimes, one per core", listener.runtimes());
+    }
     match listener.local_addr() {
         Ok(addr) => tracing::info!("listening on {addr}"),
         Err(e) => tracing::warn!(error = %e, "listening (address unknown)"),
@@ -303,7 +314,7 @@ async fn start(mut config: Config, args: StartArgs) -> ExitCode {
             stopping.close_now();
         });
     };
-    server::run(listener, node, shutdown).await;
+    server::serve(listener, node, shutdown).await;
     ExitCode::SUCCESS
 }
 

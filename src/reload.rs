@@ -140,6 +140,7 @@ fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
         handshake_timeout,
         auth_timestamp_window,
         worker_threads,
+        runtime,
         tls,
     } = &next.server;
     let old = &running.server;
@@ -179,6 +180,7 @@ fn needs_restart(running: &Config, next: &Config) -> Vec<&'static str> {
             "server.worker_threads",
             *worker_threads != old.worker_threads,
         ),
+        ("server.runtime", *runtime != old.runtime),
         // Turning TLS on or off needs a restart; new paths (and the files'
         // contents) are read by `reload_tls`.
         ("server.tls", tls.is_some() != old.tls.is_some()),

@@ -7,7 +7,12 @@
 //! `/dashboard…` the operator's), spawns tracked tasks and drains them on
 //! shutdown (`drain.rs`). Every accepted connection takes a place in the
 //! socket budget first (`limits/sockets.rs`): past `max_sockets` it is
-//! answered 503 and closed. Nothing depends on this module.
+//! answered 503 and closed. With `server.runtime = "per_core"` the same
+//! accept loop runs on one single-threaded runtime per core, each on its
+//! own `SO_REUSEPORT` listener (`server/per_core.rs`). Nothing depends on
+//! this module.
+
+mod per_core;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -36,7 +41,7 @@ use crate::adapter::redis::RedisAdapter;
 use crate::adapter::Adapter;
 use crate::apps::AppRegistry;
 use crate::auth_endpoint;
-use crate::config::Config;
+use crate::config::{Config, RuntimeMode};
 use crate::connection::{self, Admission, ReadHalf};
 use crate::dashboard::{self, Access};
 use crate::drain;
@@ -79,6 +84,73 @@ const WEBHOOK_FLUSH: Duration = Duration::from_secs(3);
 /// [`ServerError::Bind`] with the address and the OS reason.
 pub async fn bind(config: &Config) -> Result<TcpListener, ServerError> {
     bind_to(&config.server.host, config.server.port).await
+}
+
+/// The sockets the server accepts on: one listener in the default mode;
+/// with `runtime = "per_core"`, one per runtime, sharing the port.
+#[derive(Debug)]
+pub struct Listeners {
+    main: TcpListener,
+    others: Vec<std::net::TcpListener>,
+}
+
+impl Listeners {
+    /// The address every listener is bound to.
+    ///
+    /// # Errors
+    /// The OS error, if the socket has none.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.main.local_addr()
+    }
+
+    /// How many runtimes accept: 1 + one per extra listener.
+    pub fn runtimes(&self) -> usize {
+        1 + self.others.len()
+    }
+}
+
+/// The number of runtimes `config` asks for in per-core mode:
+/// `worker_threads`, else one per core.
+pub fn per_core_runtimes(config: &Config) -> usize {
+    config.server.worker_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    })
+}
+
+/// Binds what `config.server.runtime` needs: [`bind`]'s one listener, or
+/// one `SO_REUSEPORT` listener per runtime (refused, like one listener,
+/// while anything else listens on the address).
+///
+/// # Errors
+/// [`ServerError::Bind`] with the address and the OS reason.
+pub async fn bind_listeners(config: &Config) -> Result<Listeners, ServerError> {
+    if config.server.runtime == RuntimeMode::Shared {
+        let main = bind(config).await?;
+        return Ok(Listeners {
+            main,
+            others: Vec::new(),
+        });
+    }
+    let addr = format!("{}:{}", config.server.host, config.server.port);
+    let resolved = tokio::net::lookup_host(&addr)
+        .await
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| ServerError::Bind {
+            addr: addr.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no address"),
+        })?;
+    let (main, others) = per_core::bind_group(resolved, per_core_runtimes(config))?;
+    Ok(Listeners { main, others })
+}
+
+/// [`run`] on every listener: the first on the caller's runtime (which
+/// also drains), each other one on a single-threaded runtime of its own
+/// thread, stopped once `run` returns.
+pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: impl Future<Output = ()>) {
+    let workers = per_core::Workers::start(listeners.others, &node);
+    run(listeners.main, node, shutdown).await;
+    workers.stop().await;
 }
 
 /// Binds `metrics.port` on the server's host when metrics are on and it

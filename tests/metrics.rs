@@ -35,7 +35,17 @@ async fn a_broadcast_is_counted_once_with_its_recipients() {
         assert!(text.contains("hello"), "{text}");
         length = text.len();
     }
-    let text = server.metrics().await;
+    // A socket's subscription is acknowledged before its gauges are
+    // updated; with more than one server thread (CLARION_RUNTIME=per_core)
+    // the update may still be running when the test reads.
+    let text = eventually(WAIT, || async {
+        let text = server.metrics().await;
+        let settled = ["clarion_subscriptions", "clarion_channels"]
+            .iter()
+            .all(|name| sample(&text, &series(name, "kind=\"presence\"")) == Some(1.0));
+        settled.then_some(text)
+    })
+    .await;
     let value = |name: &str, labels: &str| sample(&text, &series(name, labels));
     assert_eq!(value("clarion_broadcasts_total", ""), Some(1.0));
     assert_eq!(value("clarion_messages_sent_total", ""), Some(3.0));

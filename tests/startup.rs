@@ -384,3 +384,52 @@ fn metrics_on_their_own_port_and_the_dashboard_token_is_never_logged() {
         assert!(!line.contains("wrong-token"), "a token in the log: {line}");
     }
 }
+
+#[test]
+fn per_core_listeners_refuse_a_port_in_use_and_a_second_server() {
+    // Something that did not set SO_REUSEPORT holds the port.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let out = clarion()
+        .args(["--host", "127.0.0.1", "--port", &port])
+        .env("CLARION_RUNTIME", "per_core")
+        .output()
+        .expect("run clarion");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    drop(taken);
+
+    // A per-core server holds it: a second one (which would be allowed to
+    // join the SO_REUSEPORT group) refuses to start as well.
+    let mut first = clarion()
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .env("CLARION_RUNTIME", "per_core")
+        .env("CLARION_WORKER_THREADS", "2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn clarion");
+    let lines = stderr_lines(&mut first);
+    let runtimes = wait_for_line(&lines, "runtimes, one per core");
+    let listening = wait_for_line(&lines, "listening on");
+    let addr = listening
+        .rsplit("listening on ")
+        .next()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    let port = addr.rsplit(':').next().unwrap_or_default().to_owned();
+    let second = clarion()
+        .args(["--host", "127.0.0.1", "--port", &port])
+        .env("CLARION_RUNTIME", "per_core")
+        .output()
+        .expect("run clarion");
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(runtimes.contains("2 runtimes"), "{runtimes}");
+    assert_eq!(second.status.code(), Some(1), "{second:?}");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+}

@@ -20,6 +20,7 @@
 //! clarion-bench soak          --duration 1800 --pids PID[,PID]
 //! clarion-bench cluster-idle  --urls ws://A,ws://B --redis HOST:PORT -n 19000 -c 100 -p 20
 //! clarion-bench cluster-presence --urls ws://A,ws://B -m 10000 -c 1000 [--restart-node 1 --restart-cmd CMD]
+//! clarion-bench floor fanout  --subscribers 2000 --channels 10 --rate 200
 //! ```
 //!
 //! Common options: `--url ws://127.0.0.1:8080` (WebSocket base, may carry a
@@ -96,6 +97,11 @@
 //!   RSS, Redis commands and bytes per join, a new member's roster on every
 //!   node, and with `--restart-node` the time a SIGKILLed and restarted
 //!   node needs until its `user_count`s equal the others'.
+//! - **floor**: `floor fanout …` or `floor client-events …` runs that
+//!   scenario, unchanged, against a minimal server inside the bench process
+//!   (one thread; one `write` per delivery, nothing else), and reports the
+//!   same figures with that thread's CPU as the server's: the floor that a
+//!   server's figures on the same pattern are divided by.
 //!
 //! Sockets are closed with a close frame, then the bench waits for the server
 //! to close TCP first: TIME_WAIT stays on the server's port, so long churn
@@ -116,6 +122,7 @@ mod converge;
 mod discover;
 mod fanout;
 mod fleet;
+mod floor;
 mod idle;
 mod nodes;
 mod presence;
@@ -219,6 +226,8 @@ pub enum Scenario {
     /// One child process of `cluster-idle` (started by it).
     #[command(hide = true)]
     ClusterChild(cluster_child::ClusterChildArgs),
+    /// A scenario's load against a minimal in-process server: the floor.
+    Floor(floor::FloorArgs),
 }
 
 /// Why a bench run could not be carried out (failures of individual
@@ -282,6 +291,7 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
         Scenario::ClusterIdle(a) => cluster_idle::run(&args.common, a).await?,
         Scenario::ClusterPresence(a) => cluster_presence::run(&args.common, a).await?,
         Scenario::ClusterChild(a) => return cluster_child::run(&target, a).await,
+        Scenario::Floor(a) => floor::run(&target, a).await?,
     };
     let text = if args.common.json {
         report.to_json()

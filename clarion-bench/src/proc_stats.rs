@@ -1,6 +1,9 @@
 //! CPU time and RSS of a process from Linux `/proc`: utime + stime from
-//! `/proc/<pid>/stat` (all threads, in clock ticks) and `VmRSS` from
-//! `/proc/<pid>/status`. Parsing is pure and unit-tested on sample text.
+//! `/proc/<pid>/stat` (all threads, in clock ticks), `VmRSS` from
+//! `/proc/<pid>/status`, and the voluntary context switches (each one a
+//! thread going to sleep, so each a wake-up later) summed over
+//! `/proc/<pid>/task/*/status`. Parsing is pure and unit-tested on sample
+//! text.
 
 use tokio::time::Instant;
 
@@ -16,6 +19,8 @@ pub(crate) struct ProcSample {
     pub cpu_us: u64,
     /// Resident set size, in bytes.
     pub rss_bytes: u64,
+    /// Voluntary context switches of its threads (living ones), if read.
+    pub sleeps: Option<u64>,
     /// When the sample was taken.
     pub at: Instant,
 }
@@ -48,6 +53,14 @@ fn kib_field(text: &str, name: &str) -> Option<u64> {
     }
 }
 
+/// `voluntary_ctxt_switches` from the text of a `/proc/…/status`.
+pub(crate) fn parse_status_sleeps(text: &str) -> Option<u64> {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("voluntary_ctxt_switches:"))?;
+    line["voluntary_ctxt_switches:".len()..].trim().parse().ok()
+}
+
 /// The soft `Max open files` limit from the text of `/proc/<pid>/limits`.
 pub(crate) fn parse_fd_limit(text: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("Max open files"))?;
@@ -61,6 +74,12 @@ pub(crate) fn parse_fd_limit(text: &str) -> Option<u64> {
 /// Reads a sample of process `pid`.
 pub(crate) fn sample(pid: u32) -> std::io::Result<ProcSample> {
     read(&pid.to_string())
+}
+
+/// Reads a sample of the `/proc` entry `entry` (`<pid>` or
+/// `<pid>/task/<tid>`, one thread).
+pub(crate) fn sample_entry(entry: &str) -> std::io::Result<ProcSample> {
+    read(entry)
 }
 
 /// Reads a sample of this process (the bench itself).
@@ -82,11 +101,33 @@ fn read(pid: &str) -> std::io::Result<ProcSample> {
     let (utime, stime) = parse_stat_ticks(&stat).ok_or_else(|| invalid("unparsable stat"))?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let rss_bytes = parse_status_rss(&status).ok_or_else(|| invalid("no VmRSS in status"))?;
+    let sleeps = if pid.contains("/task/") {
+        parse_status_sleeps(&status)
+    } else {
+        sleeps_of_threads(pid)
+    };
     Ok(ProcSample {
         cpu_us: (utime + stime) * (1_000_000 / TICKS_PER_SEC),
         rss_bytes,
+        sleeps,
         at,
     })
+}
+
+/// Voluntary context switches summed over the process's living threads.
+fn sleeps_of_threads(pid: &str) -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let status = std::fs::read_to_string(task.ok()?.path().join("status")).ok();
+        // A thread that ended between the listing and the read counts 0.
+        total += status.and_then(|s| parse_status_sleeps(&s)).unwrap_or(0);
+    }
+    Some(total)
+}
+
+/// Voluntary context switches between two samples, if both have them.
+pub(crate) fn sleeps_delta(before: &ProcSample, after: &ProcSample) -> Option<u64> {
+    Some(after.sleeps?.saturating_sub(before.sleeps?))
 }
 
 /// CPU microseconds spent between two samples.

@@ -107,6 +107,13 @@ impl Report {
             stats::per_unit(cpu as f64, units),
         );
         self.set(&format!("{path}.rss_bytes"), a.rss_bytes);
+        if let Some(sleeps) = proc_stats::sleeps_delta(&b, &a) {
+            self.set(&format!("{path}.sleeps"), sleeps);
+            self.set_f(
+                &format!("{path}.sleeps_{unit}"),
+                stats::per_unit(sleeps as f64, units),
+            );
+        }
     }
 
     /// Sets `failures.{kind}` counts and `failure_samples.{kind}` messages.

@@ -32,6 +32,9 @@ pub(crate) struct Target {
     pub source_addrs: Vec<IpAddr>,
     /// Server pid for /proc figures.
     pub server_pid: Option<u32>,
+    /// Instead of a pid: the `/proc` entry (`<pid>/task/<tid>`) of the one
+    /// thread that serves (the `floor` scenario's in-process server).
+    pub server_task: Option<String>,
     /// Handshakes in flight at once.
     pub connect_concurrency: usize,
     /// Time allowed for one connect + subscribe.
@@ -126,6 +129,7 @@ impl Target {
             secret: args.secret.clone(),
             source_addrs: args.source_addrs.clone(),
             server_pid: args.server_pid,
+            server_task: None,
             connect_concurrency: args.connect_concurrency,
             connect_timeout: super::secs_arg("connect-timeout", args.connect_timeout)?,
             progress: !args.no_progress,
@@ -162,9 +166,33 @@ impl Target {
         Ok(stream)
     }
 
-    /// Samples the server's /proc figures, if a pid was given and readable.
+    /// Samples the server's /proc figures, if a pid (or thread) was given
+    /// and readable.
     pub(crate) fn server_sample(&self) -> Option<ProcSample> {
+        if let Some(task) = &self.server_task {
+            return proc_stats::sample_entry(task).ok();
+        }
         self.server_pid.and_then(|pid| proc_stats::sample(pid).ok())
+    }
+
+    /// This target with its WebSocket and HTTP API both at `addr` (no path
+    /// prefix), measuring the thread whose `/proc` entry is `task`.
+    pub(crate) fn serving(&self, addr: SocketAddr, task: String) -> Self {
+        let host = host_header(&addr.ip().to_string(), addr.port());
+        Self {
+            ws_endpoint: format!(
+                "ws://{host}/app/{}?protocol=7&client=clarion-bench&version={}&flash=false",
+                self.key,
+                env!("CARGO_PKG_VERSION"),
+            ),
+            ws_addr: addr,
+            http_addr: addr,
+            http_host: host,
+            http_prefix: String::new(),
+            server_pid: None,
+            server_task: Some(task),
+            ..self.clone()
+        }
     }
 
     /// Warns (stderr) when `sockets` exceeds what this process may open.

@@ -102,6 +102,7 @@ pub(super) const ENV_VARS: &[&str] = &[
     "CLARION_WRITE_TIMEOUT",
     "CLARION_HANDSHAKE_TIMEOUT",
     "CLARION_WORKER_THREADS",
+    "CLARION_RUNTIME",
     "CLARION_AUTH_TIMESTAMP_WINDOW",
     "CLARION_TLS_CERT",
     "CLARION_TLS_KEY",
@@ -435,6 +436,10 @@ fn apply_server(env: &Env, cfg: &mut Config) -> Result<(), ConfigError> {
     if let Some(threads) = env.positive("CLARION_WORKER_THREADS")? {
         s.worker_threads = Some(threads);
     }
+    set(
+        &mut s.runtime,
+        env.parse("CLARION_RUNTIME", "expected shared or per_core")?,
+    );
     set(
         &mut s.auth_timestamp_window,
         env.parse(

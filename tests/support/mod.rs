@@ -95,6 +95,12 @@ pub(crate) async fn linked(from: SocketAddr, to: &mut Client, channel: &str) {
     panic!("the nodes never linked through Redis");
 }
 
+/// `CLARION_RUNTIME` from the test's environment, as the server reads it.
+pub(crate) fn runtime_from_env() -> Option<clarion::config::RuntimeMode> {
+    let raw = std::env::var("CLARION_RUNTIME").ok()?;
+    Some(raw.parse().expect("CLARION_RUNTIME: shared or per_core"))
+}
+
 /// A running server.
 pub(crate) struct TestServer {
     pub addr: SocketAddr,
@@ -142,7 +148,14 @@ impl TestServer {
     async fn spawn(mut config: Config, scaling: bool) -> TestServer {
         config.server.host = "127.0.0.1".to_owned();
         config.server.port = 0;
-        let listener = clarion::server::bind(&config).await.expect("bind");
+        // CLARION_RUNTIME=per_core runs every in-process server with one
+        // runtime per core (the test's runtime and one more thread).
+        if let Some(mode) = runtime_from_env() {
+            config.server.runtime = mode;
+        }
+        let listener = clarion::server::bind_listeners(&config)
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let node = if scaling {
             clarion::server::build_node(&config).expect("node")
@@ -153,7 +166,8 @@ impl TestServer {
         let stopped = stop.clone();
         let served = node.clone();
         let task = tokio::spawn(async move {
-            clarion::server::run(listener, served, async move { stopped.cancelled().await }).await;
+            clarion::server::serve(listener, served, async move { stopped.cancelled().await })
+                .await;
         });
         TestServer {
             addr,

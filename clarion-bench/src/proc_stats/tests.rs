@@ -42,14 +42,28 @@ fn own_process_is_readable_and_cpu_math_holds() {
     let a = ProcSample {
         cpu_us: 1_000_000,
         rss_bytes: 0,
+        sleeps: Some(7),
         at,
     };
     let b = ProcSample {
         cpu_us: 1_500_000,
         rss_bytes: 0,
+        sleeps: None,
         at: at + std::time::Duration::from_secs(1),
     };
     assert_eq!(cpu_delta_us(&a, &b), 500_000);
     assert_eq!(cpu_delta_us(&b, &a), 0);
     assert!((cores_used(&a, &b) - 0.5).abs() < 1e-9);
+    assert_eq!(sleeps_delta(&a, &b), None);
+    assert!(
+        s.is_some_and(|s| s.sleeps.is_some()),
+        "threads' switches read"
+    );
+}
+
+#[test]
+fn status_voluntary_switches() {
+    let status = "Name:\tx\nvoluntary_ctxt_switches:\t1234\nnonvoluntary_ctxt_switches:\t5\n";
+    assert_eq!(parse_status_sleeps(status), Some(1234));
+    assert_eq!(parse_status_sleeps(STATUS), None);
 }

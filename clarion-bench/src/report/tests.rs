@@ -36,11 +36,13 @@ fn latency_and_cpu_sections() {
     let b = ProcSample {
         cpu_us: 0,
         rss_bytes: 1000,
+        sleeps: Some(100),
         at,
     };
     let a = ProcSample {
         cpu_us: 40_000,
         rss_bytes: 5000,
+        sleeps: Some(4100),
         at: at + std::time::Duration::from_secs(2),
     };
     r.set_cpu("server", Some(b), Some(a), "per_message", 8000);
@@ -52,6 +54,8 @@ fn latency_and_cpu_sections() {
     assert_eq!(v["server"]["cpu_us"], 40_000);
     assert_eq!(v["server"]["cpu_us_per_message"], 5.0);
     assert_eq!(v["server"]["cores_used"], 0.02);
+    assert_eq!(v["server"]["sleeps"], 4000);
+    assert_eq!(v["server"]["sleeps_per_message"], 0.5);
     assert!(v.get("bench").is_none());
 }
 

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
-use crate::config::{DashboardConfig, MetricsConfig, RateLimiting, ScalingConfig, ServerConfig};
+use crate::config::{
+    DashboardConfig, MetricsConfig, RateLimiting, RuntimeMode, ScalingConfig, ServerConfig,
+};
 
 const SAMPLE: &str = include_str!("../../../config/clarion.toml");
 
@@ -195,6 +197,7 @@ fn every_server_and_scaling_variable_is_mapped() {
             ("CLARION_HANDSHAKE_TIMEOUT", "4"),
             ("CLARION_AUTH_TIMESTAMP_WINDOW", "0"),
             ("CLARION_WORKER_THREADS", "1"),
+            ("CLARION_RUNTIME", "per_core"),
             ("REVERB_SCALING_ENABLED", "true"),
             ("REVERB_SCALING_CHANNEL", "prod"),
             ("REDIS_HOST", "redis.internal"),
@@ -219,6 +222,7 @@ fn every_server_and_scaling_variable_is_mapped() {
         handshake_timeout: 4,
         auth_timestamp_window: 0,
         worker_threads: Some(1),
+        runtime: RuntimeMode::PerCore,
         tls: None,
     };
     assert_eq!(cfg.server, server);
@@ -352,6 +356,8 @@ fn every_documented_variable_is_honoured() {
             "CLARION_WEBHOOK_URL" => "http://127.0.0.1:9/hook",
             "CLARION_WEBHOOK_EVENT_TYPES" => "cache_miss",
             "CLARION_SCALING_NODE_TIMEOUT_MS" => "70000",
+            "CLARION_RUNTIME" => "per_core",
+            "CLARION_SCALING_ROUTING" => "broadcast",
             // On by default: only turning it off changes anything.
             "CLARION_METRICS_ENABLED" => "false",
             v if v.ends_with("ENABLED") || v.ends_with("TERMINATE") => "true",
