@@ -357,7 +357,6 @@ fn every_documented_variable_is_honoured() {
             "CLARION_WEBHOOK_EVENT_TYPES" => "cache_miss",
             "CLARION_SCALING_NODE_TIMEOUT_MS" => "70000",
             "CLARION_RUNTIME" => "per_core",
-            "CLARION_SCALING_ROUTING" => "broadcast",
             // On by default: only turning it off changes anything.
             "CLARION_METRICS_ENABLED" => "false",
             v if v.ends_with("ENABLED") || v.ends_with("TERMINATE") => "true",
