@@ -40,7 +40,7 @@ echo "== cargo test"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
 echo "== cargo test, one runtime per core (CLARION_RUNTIME=per_core)"
 CLARION_RUNTIME=per_core cargo test --locked -p clarion \
-  --test smoke --test channels --test client_events --test presence 2>&1 | tee -a "$log"
+  --test smoke --test channels --test client_events --test presence --test cluster_routing 2>&1 | tee -a "$log"
 cargo build --locked -p clarion --bin clarion
 # Wherever cargo puts its output (CARGO_TARGET_DIR, .cargo/config.toml…).
 target_dir=$(cargo metadata --format-version 1 --no-deps --locked |
