@@ -23,7 +23,7 @@ use super::event::Entry;
 use super::store::{Keys, Link};
 use crate::config::WebhooksConfig;
 
-mod reader;
+pub(crate) mod reader;
 
 #[cfg(test)]
 pub(crate) use reader::parse_entries;
