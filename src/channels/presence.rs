@@ -40,6 +40,10 @@ impl Member {
     /// # Errors
     /// [`InvalidMember`] when there is no usable `user_id`.
     pub(crate) fn from_channel_data(channel_data: &str) -> Result<Self, InvalidMember> {
+        // An array would be read field by field: `["1", {}]` is no member.
+        if !crate::protocol::opens_object(channel_data.as_bytes()) {
+            return Err(InvalidMember);
+        }
         let data: ChannelData<'_> =
             serde_json::from_str(channel_data).map_err(|_| InvalidMember)?;
         let raw = data.user_id.ok_or(InvalidMember)?;
