@@ -142,7 +142,12 @@ impl PresenceRoster {
         let Some(entry) = self.members.get_mut(user_id) else {
             return Left::default();
         };
-        entry.sockets = entry.sockets.saturating_sub(1);
+        // A user only other nodes report has no socket here to leave: not
+        // a no-op, this would tell the cluster its last local socket left.
+        if entry.sockets == 0 {
+            return Left::default();
+        }
+        entry.sockets -= 1;
         let last_local = entry.sockets == 0;
         let removed = if entry.present() {
             None
