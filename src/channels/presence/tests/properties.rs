@@ -154,8 +154,7 @@ proptest! {
                 streams
                     .iter()
                     .flatten()
-                    .filter(|s| s.source == source && s.user == user)
-                    .next_back()
+                    .rfind(|s| s.source == source && s.user == user)
                     .is_some_and(|s| s.join)
             };
             let remote: Vec<bool> = (1..=NODES).map(|n| last_of(Source::Node(n))).collect();
