@@ -275,7 +275,17 @@ pub fn uses_development_app(cfg: &Config) -> bool {
 /// Parses the TOML text of `path`; errors carry line and column.
 fn parse_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
     toml::from_str(text).map_err(|err| {
-        let mut message = err.message().trim().replace('\n', ": ");
+        // One line: the parser's own line breaks become ": ", and control
+        // characters from the input (an unknown key `"a\rb"` is quoted
+        // raw) are escaped.
+        let mut message = String::new();
+        for c in err.message().trim().replace('\n', ": ").chars() {
+            if c.is_control() {
+                message.extend(c.escape_default());
+            } else {
+                message.push(c);
+            }
+        }
         if let Some(span) = err.span() {
             let before = text.get(..span.start).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
