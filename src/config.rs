@@ -7,7 +7,7 @@
 //! environment after start-up: [`load`] produces a [`Config`] once.
 //! `config/clarion.toml` documents every option with its default.
 
-mod load;
+pub(crate) mod load;
 mod redact;
 
 pub use load::{load, uses_development_app, ConfigError, Sources};

@@ -20,7 +20,7 @@
 //! through the handle instead, so nothing else writes to the socket).
 
 mod read_half;
-mod session;
+pub(crate) mod session;
 
 use std::sync::Arc;
 

@@ -13,7 +13,7 @@
 //! Failures are JSON `{"error": "..."}` with the status a client library
 //! surfaces to the user.
 
-mod events;
+pub(crate) mod events;
 mod queries;
 
 use std::sync::Arc;
@@ -134,7 +134,7 @@ pub(crate) async fn handle(node: &Node, req: Request<Incoming>, path: &str) -> H
 
 /// The endpoint a request is for, as the `endpoint` label of
 /// `clarion_http_requests_total`: a fixed set, whatever the path holds.
-fn endpoint(method: &Method, path: &str) -> &'static str {
+pub(crate) fn endpoint(method: &Method, path: &str) -> &'static str {
     let rest = match path.strip_prefix("/apps/") {
         Some(after) => after.split_once('/').map_or("", |(_, rest)| rest),
         None => path.trim_start_matches('/'),
@@ -287,7 +287,7 @@ async fn clear_dead_letters(call: &Call<'_>) -> Result<HttpResponse, ApiError> {
     ))
 }
 
-fn decode(segment: &str) -> String {
+pub(crate) fn decode(segment: &str) -> String {
     percent_encoding::percent_decode_str(segment)
         .decode_utf8_lossy()
         .into_owned()

@@ -51,6 +51,8 @@ mod connection;
 mod dashboard;
 mod drain;
 mod exporter;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handshake;
 mod http_api;
 pub mod lifecycle;

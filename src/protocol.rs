@@ -22,5 +22,15 @@ pub use codes::ErrorCode;
 pub use server_event::{MemberRef, ServerEvent};
 pub use socket_id::SocketId;
 
+/// Whether JSON `text` is an object rather than an array: serde's derived
+/// structs read both (an array field by field), and every message of the
+/// protocol is an object. Only the first token is looked at; the parse
+/// that follows checks the rest.
+pub(crate) fn opens_object(text: &[u8]) -> bool {
+    text.iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .is_some_and(|b| *b == b'{')
+}
+
 /// The protocol version this server speaks (`?protocol=7`).
 pub const PROTOCOL_VERSION: u8 = 7;

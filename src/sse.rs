@@ -53,7 +53,7 @@ use futures_util::StreamExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame as BodyFrame;
-use hyper::header::{self, HeaderValue};
+use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -76,7 +76,7 @@ use crate::subscriptions;
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(15);
 
 /// Most channels one stream may name (as one `POST /events` may).
-const MAX_CHANNELS: usize = 100;
+pub(crate) const MAX_CHANNELS: usize = 100;
 
 /// The response body every route answers with.
 pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -190,21 +190,13 @@ async fn open(
         .apps
         .by_key(key)
         .ok_or_else(|| SseRefused::UnknownApp(key.to_owned()))?;
-    let query = req.uri().query().unwrap_or_default();
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let channels = parse_channels(param("channels").unwrap_or_default())?;
-    let token = param("token")
-        .map(str::trim)
-        .or_else(|| auth_endpoint::bearer(req.headers()));
-    let member = authorize(&app, &channels, token)?;
+    let StreamRequest {
+        channels,
+        token,
+        envelope,
+        last_id,
+    } = StreamRequest::read(req.uri().query().unwrap_or_default(), req.headers())?;
+    let member = authorize(&app, &channels, token.as_deref())?;
     let origin = req
         .headers()
         .get(header::ORIGIN)
@@ -212,14 +204,6 @@ async fn open(
     if !app.origin_allowed(origin) {
         return Err(SseRefused::Origin);
     }
-    let envelope = matches!(param("envelope"), Some("1" | "true"));
-    let last_id = req
-        .headers()
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| param("lastEventId"))
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned);
     let slot = node.claim_slot().ok_or(SseRefused::OverCapacity)?;
     let handle = SocketHandle::new(node.server.outbound_queue_capacity);
     let socket_id = app.add_socket(&handle).map_err(|code| match code {
@@ -292,6 +276,55 @@ async fn open(
     }
     drop(links);
     Ok(stream)
+}
+
+/// What a stream request asks for, read from its query and headers.
+#[derive(Debug)]
+pub(crate) struct StreamRequest {
+    /// The channels, unique, each one an event stream can serve.
+    pub(crate) channels: Vec<ChannelName>,
+    /// `?token=`, else the `Authorization: Bearer` token.
+    pub(crate) token: Option<String>,
+    /// `&envelope=1`: `data:` is the whole Pusher message.
+    pub(crate) envelope: bool,
+    /// `Last-Event-ID`, else `?lastEventId=` (checked by the history).
+    pub(crate) last_id: Option<String>,
+}
+
+impl StreamRequest {
+    /// Reads the request's raw `query` (without `?`) and `headers`.
+    ///
+    /// # Errors
+    /// [`SseRefused`] for a missing, invalid or unstreamable channel list.
+    pub(crate) fn read(query: &str, headers: &HeaderMap) -> Result<Self, SseRefused> {
+        let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let channels = parse_channels(param("channels").unwrap_or_default())?;
+        let token = param("token")
+            .map(str::trim)
+            .or_else(|| auth_endpoint::bearer(headers))
+            .map(str::to_owned);
+        let envelope = matches!(param("envelope"), Some("1" | "true"));
+        let last_id = headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| param("lastEventId"))
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned);
+        Ok(StreamRequest {
+            channels,
+            token,
+            envelope,
+            last_id,
+        })
+    }
 }
 
 /// Checks the token against every private and presence channel; returns
@@ -536,7 +569,7 @@ struct Message<'a> {
 
 /// Appends `frame` as one SSE event; protocol messages (`pusher:…`,
 /// `pusher_internal:…`) are not events of the app and are skipped.
-fn write_event(out: &mut String, frame: &Frame, envelope: bool, id: Option<&str>) {
+pub(crate) fn write_event(out: &mut String, frame: &Frame, envelope: bool, id: Option<&str>) {
     let text = frame.as_str();
     let Ok(message) = serde_json::from_str::<Message<'_>>(text) else {
         return;
@@ -566,9 +599,15 @@ fn write_event(out: &mut String, frame: &Frame, envelope: bool, id: Option<&str>
     out.push_str("event: ");
     out.push_str(name);
     out.push('\n');
-    for line in data.split('\n') {
+    // A reader ends a line at `\r\n`, `\n` or a lone `\r`: each one must
+    // start a new `data:` line, or the rest of the line would be read as a
+    // field of its own (`\revent: other` renaming the event).
+    let lines = data
+        .split('\n')
+        .flat_map(|line| line.strip_suffix('\r').unwrap_or(line).split('\r'));
+    for line in lines {
         out.push_str("data: ");
-        out.push_str(line.strip_suffix('\r').unwrap_or(line));
+        out.push_str(line);
         out.push('\n');
     }
     out.push('\n');

@@ -33,7 +33,7 @@ mod dead;
 mod deliver;
 mod dispatch;
 pub(crate) mod event;
-mod outbox;
+pub(crate) mod outbox;
 mod record;
 mod store;
 

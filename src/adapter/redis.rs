@@ -199,14 +199,10 @@ impl Inner {
     /// Applies one message from the pub/sub channel: an envelope, or an
     /// event prefixed with its history id (`h{id} {envelope}`).
     fn receive(&self, payload: &str) {
-        let (id, text) = match payload.strip_prefix('h').and_then(|p| p.split_once(' ')) {
-            Some((id, text)) => (EventId::parse(id), text),
-            None => (None, payload),
-        };
-        match (id, serde_json::from_str::<Envelope>(text)) {
-            (Some(id), Ok(envelope)) => self.handle_historic(id, envelope),
-            (None, Ok(envelope)) => self.handle(envelope),
-            (_, Err(e)) => tracing::debug!(error = %e, "ignoring an unreadable cluster message"),
+        match envelope::decode(payload) {
+            Ok((Some(id), envelope)) => self.handle_historic(id, envelope),
+            Ok((None, envelope)) => self.handle(envelope),
+            Err(e) => tracing::debug!(error = %e, "ignoring an unreadable cluster message"),
         }
     }
 

@@ -40,6 +40,10 @@ impl Member {
     /// # Errors
     /// [`InvalidMember`] when there is no usable `user_id`.
     pub(crate) fn from_channel_data(channel_data: &str) -> Result<Self, InvalidMember> {
+        // An array would be read field by field: `["1", {}]` is no member.
+        if !crate::protocol::opens_object(channel_data.as_bytes()) {
+            return Err(InvalidMember);
+        }
         let data: ChannelData<'_> =
             serde_json::from_str(channel_data).map_err(|_| InvalidMember)?;
         let raw = data.user_id.ok_or(InvalidMember)?;
@@ -138,7 +142,12 @@ impl PresenceRoster {
         let Some(entry) = self.members.get_mut(user_id) else {
             return Left::default();
         };
-        entry.sockets = entry.sockets.saturating_sub(1);
+        // A user only other nodes report has no socket here to leave: not
+        // a no-op, this would tell the cluster its last local socket left.
+        if entry.sockets == 0 {
+            return Left::default();
+        }
+        entry.sockets -= 1;
         let last_local = entry.sockets == 0;
         let removed = if entry.present() {
             None

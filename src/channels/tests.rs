@@ -330,3 +330,5 @@ fn a_full_subscriber_queue_does_not_stop_the_others() {
     );
     assert_eq!(fast.pop(), Some(frame));
 }
+
+mod properties;

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::auth::jwt::ALGORITHM_NAMES;
 
-mod dotenv;
+pub(crate) mod dotenv;
 mod tls;
 mod validate;
 
@@ -190,15 +190,67 @@ const CLUSTER_SCHEMES: &[&str] = &["redis://", "rediss://"];
 /// When no source configures an app, the result holds only
 /// [`AppConfig::development`]; see [`uses_development_app`].
 pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
-    let file = sources.config_file.as_deref();
-    let mut cfg = match file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            parse_toml(&text, path)?
-        }
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let toml = match sources.config_file.as_deref() {
+        Some(path) => Some((path, read(path)?)),
+        None => None,
+    };
+    let dotenv = match sources.env_file.as_deref() {
+        Some(path) => Some((path, read(path)?)),
+        None => None,
+    };
+    let texts = Texts {
+        toml: toml.as_ref().map(|(path, text)| (*path, text.as_str())),
+        dotenv: dotenv.as_ref().map(|(path, text)| (*path, text.as_str())),
+        env: &sources.env,
+    };
+    load_with(&texts, &Disk)
+}
+
+/// The text of each source, already read: what [`load_with`] parses.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Texts<'a> {
+    /// The TOML file's path and text.
+    pub(crate) toml: Option<(&'a Path, &'a str)>,
+    /// The `.env` file's path and text.
+    pub(crate) dotenv: Option<(&'a Path, &'a str)>,
+    /// The environment snapshot.
+    pub(crate) env: &'a [(String, String)],
+}
+
+/// The files a configuration names (the TLS certificate and key, JWT
+/// public keys): the disk for [`load`], nothing for the fuzz target.
+pub(crate) trait Files {
+    /// Checks that `path` can be opened.
+    fn open(&self, path: &Path) -> std::io::Result<()>;
+    /// The text of `path`.
+    fn read(&self, path: &Path) -> std::io::Result<String>;
+}
+
+/// The real file system.
+struct Disk;
+
+impl Files for Disk {
+    fn open(&self, path: &Path) -> std::io::Result<()> {
+        std::fs::File::open(path).map(drop)
+    }
+
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+/// [`load`] over texts already read; the files they name are reached
+/// through `files`.
+pub(crate) fn load_with(texts: &Texts<'_>, files: &dyn Files) -> Result<Config, ConfigError> {
+    let file = texts.toml.map(|(path, _)| path);
+    let mut cfg = match texts.toml {
+        Some((path, text)) => parse_toml(text, path)?,
         None => Config::default(),
     };
     cfg.server.path = normalise_path(&cfg.server.path);
@@ -208,9 +260,9 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
     }
     let mut origins: Vec<AppOrigin> = (0..cfg.apps.len()).map(AppOrigin::File).collect();
 
-    let env = Env::new(sources)?;
+    let env = Env::new(texts)?;
     apply_server(&env, &mut cfg)?;
-    apply_tls(&env, &mut cfg, file)?;
+    apply_tls(&env, &mut cfg, file, files)?;
     apply_scaling(&env, &mut cfg)?;
     apply_webhooks(&env, &mut cfg)?;
     apply_observability(&env, &mut cfg)?;
@@ -219,7 +271,7 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
         cfg.apps.push(AppConfig::development());
         origins.push(AppOrigin::Development);
     }
-    read_public_keys(&mut cfg, &origins, file)?;
+    read_public_keys(&mut cfg, &origins, file, files)?;
     validate(&cfg, &origins, file)?;
     Ok(cfg)
 }
@@ -233,7 +285,17 @@ pub fn uses_development_app(cfg: &Config) -> bool {
 /// Parses the TOML text of `path`; errors carry line and column.
 fn parse_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
     toml::from_str(text).map_err(|err| {
-        let mut message = err.message().trim().replace('\n', ": ");
+        // One line: the parser's own line breaks become ": ", and control
+        // characters from the input (an unknown key `"a\rb"` is quoted
+        // raw) are escaped.
+        let mut message = String::new();
+        for c in err.message().trim().replace('\n', ": ").chars() {
+            if c.is_control() {
+                message.extend(c.escape_default());
+            } else {
+                message.push(c);
+            }
+        }
         if let Some(span) = err.span() {
             let before = text.get(..span.start).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
@@ -302,15 +364,11 @@ struct Env {
 }
 
 impl Env {
-    fn new(sources: &Sources) -> Result<Self, ConfigError> {
-        let snapshot: HashMap<String, String> = sources.env.iter().cloned().collect();
+    fn new(texts: &Texts<'_>) -> Result<Self, ConfigError> {
+        let snapshot: HashMap<String, String> = texts.env.iter().cloned().collect();
         let mut vars = HashMap::new();
-        if let Some(path) = &sources.env_file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            let entries = parse_dotenv(&text, &snapshot).map_err(|msg| {
+        if let Some((path, text)) = texts.dotenv {
+            let entries = parse_dotenv(text, &snapshot).map_err(|msg| {
                 ConfigError::Invalid(format!("env file {}: {msg}", path.display()))
             })?;
             vars.extend(entries.into_iter().filter(|(_, value)| !is_unset(value)));
@@ -777,6 +835,7 @@ fn read_public_keys(
     cfg: &mut Config,
     origins: &[AppOrigin],
     file: Option<&Path>,
+    files: &dyn Files,
 ) -> Result<(), ConfigError> {
     let base = file.and_then(Path::parent);
     for (app, origin) in cfg.apps.iter_mut().zip(origins) {
@@ -791,7 +850,7 @@ fn read_public_keys(
             Some(base) if from_file && path.is_relative() => base.join(path),
             _ => path.clone(),
         };
-        let pem = std::fs::read_to_string(&full).map_err(|e| {
+        let pem = files.read(&full).map_err(|e| {
             ConfigError::Invalid(format!(
                 "{}: auth.jwt_public_key: cannot read {}: {e}",
                 origin.describe(file),

@@ -56,7 +56,7 @@ impl SubscribeRefused {
 
 /// Why a `pusher:signin` was refused (always 4009, then closed).
 #[derive(Debug, thiserror::Error)]
-enum SigninRefused {
+pub(crate) enum SigninRefused {
     /// The `auth` token did not verify.
     #[error("user auth refused: {0}")]
     Auth(#[from] AuthError),
@@ -457,15 +457,7 @@ impl Session {
             user_data,
             auth_token,
         )?;
-        let data = serde_json::from_str::<serde_json::Value>(user_data)
-            .map_err(|_| SigninRefused::NoUserId)?;
-        let id = data
-            .get("id")
-            .and_then(|id| id.as_str())
-            .filter(|id| !id.is_empty())
-            .map(Arc::from)
-            .ok_or(SigninRefused::NoUserId)?;
-        Ok((id, watchlist::parse(&data)?))
+        signed_in_user(user_data)
     }
 
     /// Leaves every channel and forgets the socket: the last step of every
@@ -486,6 +478,23 @@ impl Session {
 
 /// Tells the cluster about a user's first or last signed-in socket on this
 /// node.
+/// The user id and watchlist of a sign-in's `user_data` (already
+/// verified): a JSON object with a non-empty string `id`.
+///
+/// # Errors
+/// [`SigninRefused::NoUserId`] or [`SigninRefused::Watchlist`].
+pub(crate) fn signed_in_user(user_data: &str) -> Result<(Arc<str>, Vec<Arc<str>>), SigninRefused> {
+    let data = serde_json::from_str::<serde_json::Value>(user_data)
+        .map_err(|_| SigninRefused::NoUserId)?;
+    let id = data
+        .get("id")
+        .and_then(|id| id.as_str())
+        .filter(|id| !id.is_empty())
+        .map(Arc::from)
+        .ok_or(SigninRefused::NoUserId)?;
+    Ok((id, watchlist::parse(&data)?))
+}
+
 fn announce<'a>(node: &'a Node, app: &'a App) -> impl FnMut(Status, &str) + 'a {
     move |status, user_id| match status {
         Status::Online => node.adapter.user_online(app, user_id),

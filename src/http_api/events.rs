@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::queries::channel_info;
 use super::{json, ApiError, Call, HttpResponse};
 use crate::adapter::Reach;
+use crate::config::AppConfig;
 use crate::outbound::Frame;
 use crate::protocol::{ChannelName, ServerEvent, SocketId};
 
@@ -28,12 +29,13 @@ struct BatchBody {
 }
 
 /// One validated event ready to publish.
-struct Event {
-    name: String,
-    data: String,
-    channels: Vec<ChannelName>,
-    except: Option<SocketId>,
-    info: Option<String>,
+#[derive(Debug)]
+pub(crate) struct Event {
+    pub(crate) name: String,
+    pub(crate) data: String,
+    pub(crate) channels: Vec<ChannelName>,
+    pub(crate) except: Option<SocketId>,
+    pub(crate) info: Option<String>,
 }
 
 fn unprocessable(message: impl Into<String>) -> ApiError {
@@ -51,8 +53,7 @@ fn optional_string(value: Option<Value>, field: &str) -> Result<Option<String>, 
 }
 
 impl Event {
-    fn validate(body: EventBody, call: &Call<'_>) -> Result<Event, ApiError> {
-        let config = call.app.config();
+    fn validate(body: EventBody, config: &AppConfig) -> Result<Event, ApiError> {
         let name = optional_string(body.name, "name")?
             .filter(|n| !n.is_empty())
             .ok_or_else(|| unprocessable("The name field is required."))?;
@@ -178,13 +179,57 @@ impl Event {
     }
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(call: &Call<'_>) -> Result<T, ApiError> {
-    serde_json::from_slice(&call.body).map_err(|e| {
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+    let invalid = |reason: String| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            format!("The request body is not valid JSON: {e}."),
+            format!("The request body is not valid JSON: {reason}."),
         )
-    })
+    };
+    // serde's derived structs also read a JSON array, field by field; the
+    // API takes objects only.
+    if !body.trim_ascii().is_empty() && !crate::protocol::opens_object(body) {
+        return Err(invalid("expected a JSON object".to_owned()));
+    }
+    serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))
+}
+
+/// The event of a `POST /events` body, validated against the app's limits.
+///
+/// # Errors
+/// [`ApiError`] with the status the publisher is answered with.
+pub(crate) fn read_event(body: &[u8], config: &AppConfig) -> Result<Event, ApiError> {
+    Event::validate(parse(body)?, config)
+}
+
+/// The events of a `POST /batch_events` body, every one validated before
+/// any is published.
+///
+/// # Errors
+/// [`ApiError`] naming the first refused item (`batch[i]: …`).
+pub(crate) fn read_batch(body: &[u8], config: &AppConfig) -> Result<Vec<Event>, ApiError> {
+    let body: BatchBody = parse(body)?;
+    let items = body
+        .batch
+        .ok_or_else(|| unprocessable("The batch field is required."))?;
+    let max = config.max_batch_size;
+    if items.len() > max {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "Batch too large: {} events (max_batch_size is {max}).",
+                items.len()
+            ),
+        ));
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            Event::validate(item, config)
+                .map_err(|e| ApiError::new(e.status, format!("batch[{i}]: {}", e.message)))
+        })
+        .collect()
 }
 
 fn published(local_only: bool, body: Value) -> HttpResponse {
@@ -204,7 +249,7 @@ fn published(local_only: bool, body: Value) -> HttpResponse {
 
 /// `POST /apps/{id}/events`.
 pub(super) async fn trigger(call: &Call<'_>) -> Result<HttpResponse, ApiError> {
-    let event = Event::validate(parse(call)?, call)?;
+    let event = read_event(&call.body, &call.app.config())?;
     let local_only = event.publish(call);
     let body = match &event.info {
         Some(_) => serde_json::json!({ "channels": event.info(call).await? }),
@@ -215,29 +260,8 @@ pub(super) async fn trigger(call: &Call<'_>) -> Result<HttpResponse, ApiError> {
 
 /// `POST /apps/{id}/batch_events`.
 pub(super) async fn trigger_batch(call: &Call<'_>) -> Result<HttpResponse, ApiError> {
-    let body: BatchBody = parse(call)?;
-    let items = body
-        .batch
-        .ok_or_else(|| unprocessable("The batch field is required."))?;
-    let max = call.app.config().max_batch_size;
-    if items.len() > max {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "Batch too large: {} events (max_batch_size is {max}).",
-                items.len()
-            ),
-        ));
-    }
     // Validate everything before publishing anything.
-    let events = items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| {
-            Event::validate(item, call)
-                .map_err(|e| ApiError::new(e.status, format!("batch[{i}]: {}", e.message)))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let events = read_batch(&call.body, &call.app.config())?;
     let mut local_only = false;
     for event in &events {
         local_only |= event.publish(call);
@@ -259,3 +283,6 @@ pub(super) async fn trigger_batch(call: &Call<'_>) -> Result<HttpResponse, ApiEr
     };
     Ok(published(local_only, serde_json::json!({ "batch": batch })))
 }
+
+#[cfg(test)]
+mod tests;

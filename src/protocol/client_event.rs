@@ -98,6 +98,9 @@ impl ClientEvent {
     /// # Errors
     /// [`ParseError`] for anything that is not a well-formed Pusher message.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
+        if !super::opens_object(text.as_bytes()) {
+            return Err(ParseError::NotJson);
+        }
         let frame: RawFrame<'_> = serde_json::from_str(text).map_err(|_| ParseError::NotJson)?;
         let event: String = frame
             .event
@@ -165,7 +168,8 @@ fn parse_pusher_event(
 }
 
 /// Decodes `data` as an object, first unwrapping it if it was sent as a
-/// JSON-encoded string (Reverb accepts both). Absent `data` is `{}`.
+/// JSON-encoded string (Reverb accepts both). Absent `data` is `{}`; an
+/// array is refused (serde would read it field by field).
 fn decode_data<T: for<'de> Deserialize<'de>>(data: Option<&RawValue>) -> Result<T, ParseError> {
     let text = data.map_or("{}", RawValue::get);
     let inner: String;
@@ -175,6 +179,9 @@ fn decode_data<T: for<'de> Deserialize<'de>>(data: Option<&RawValue>) -> Result<
     } else {
         text
     };
+    if !super::opens_object(text.as_bytes()) {
+        return Err(ParseError::InvalidField("data"));
+    }
     serde_json::from_str(text).map_err(|_| ParseError::InvalidField("data"))
 }
 

@@ -43,6 +43,21 @@ fn multi_line_data_becomes_several_data_lines() {
 }
 
 #[test]
+fn a_carriage_return_in_data_cannot_start_a_field() {
+    // Found by the `sse_request` fuzz target: a lone `\r` ends a line for
+    // an EventSource, so `a\revent: evil` became a second field that
+    // renamed the event. Every line ending now starts a `data:` line.
+    let out = sse(
+        r#"{"event":"e","channel":"c","data":"a\revent: evil\r\nid: 9\rb"}"#,
+        false,
+    );
+    assert_eq!(
+        out,
+        "event: e\ndata: a\ndata: event: evil\ndata: id: 9\ndata: b\n\n"
+    );
+}
+
+#[test]
 fn the_envelope_carries_the_channel() {
     let text = r#"{"event":"e","channel":"organization.7","data":"{}"}"#;
     assert_eq!(sse(text, true), format!("event: e\ndata: {text}\n\n"));

@@ -98,6 +98,10 @@ impl Entry {
     /// Where the entry goes, or `None` when the stored event is not one
     /// of ours (it is then acknowledged and dropped).
     pub(crate) fn routing(&self) -> Option<Routing> {
+        // An array would be read field by field and route, with no body.
+        if !crate::protocol::opens_object(self.event.as_bytes()) {
+            return None;
+        }
         serde_json::from_str(&self.event).ok()
     }
 

@@ -24,7 +24,7 @@ use super::store::{Keys, Link};
 use crate::adapter::redis::endpoint::Endpoint;
 use crate::config::WebhooksConfig;
 
-mod reader;
+pub(crate) mod reader;
 
 #[cfg(test)]
 pub(crate) use reader::parse_entries;

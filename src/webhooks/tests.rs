@@ -95,6 +95,22 @@ fn an_entry_with_whitespace_before_its_event_keeps_its_body() {
 }
 
 #[test]
+fn an_entry_whose_event_is_an_array_does_not_route() {
+    // Found by the `webhook_entry` fuzz target's invariant (an entry that
+    // routes has a body): serde read `["channel_vacated","x"]` as the
+    // routing struct, but `with_id` gives arrays no body, so the event was
+    // routed to targets with nothing to send.
+    let entry = Entry {
+        key: "1-0".into(),
+        app_id: "1".into(),
+        id: "e1".into(),
+        event: r#"["channel_vacated","x"]"#.into(),
+    };
+    assert!(entry.routing().is_none());
+    assert!(entry.with_id().is_none());
+}
+
+#[test]
 fn the_body_carries_time_ms_and_the_events_verbatim() {
     let events = vec![r#"{"id":"1","name":"channel_vacated","channel":"a"}"#.to_owned()];
     let text = body(&events);

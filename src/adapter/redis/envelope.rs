@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::apps::history::EventId;
 use crate::channels::Member;
 
 /// A presence member on the wire.
@@ -258,6 +259,21 @@ impl Envelope {
             | Envelope::SignedIn { node, .. } => *node,
         }
     }
+}
+
+/// Reads one message of the pub/sub channel: an envelope, or an event
+/// prefixed with the id the app's history stream gave it
+/// (`h{MS-SEQ} {envelope}`). A prefix whose id does not parse leaves the
+/// id out, and the envelope after it is read as a plain one.
+///
+/// # Errors
+/// The JSON error when the envelope does not parse.
+pub(crate) fn decode(payload: &str) -> Result<(Option<EventId>, Envelope), serde_json::Error> {
+    let (id, text) = match payload.strip_prefix('h').and_then(|p| p.split_once(' ')) {
+        Some((id, text)) => (EventId::parse(id), text),
+        None => (None, payload),
+    };
+    serde_json::from_str::<Envelope>(text).map(|envelope| (id, envelope))
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ fn channel_data_without_user_id_is_refused() {
     for bad in [
         r#"{"user_info":{}}"#,
         "[]",
+        r#"["1",{"name":"Ada"}]"#,
         "\"x\"",
         r#"{"user_id":""}"#,
         r#"{"user_id":{}}"#,
@@ -65,3 +66,23 @@ fn join_order_is_kept() {
     let ids: Vec<&str> = roster.members().map(|m| &*m.user_id).collect();
     assert_eq!(ids, ["3", "1", "2"]);
 }
+
+#[test]
+fn leave_of_a_remote_only_user_is_a_no_op() {
+    // Found by the roster property tests: a leave for a user that only
+    // other nodes report reported `last_local`, which would tell the
+    // cluster this node's last socket of the user had left.
+    let a = member(r#"{"user_id":"7"}"#);
+    let mut roster = PresenceRoster::default();
+    assert!(roster.remote_join(2, &a));
+    assert_eq!(roster.leave("7"), Left::default());
+    assert_eq!(roster.user_count(), 1);
+    assert_eq!(roster.users_on(2), vec![Arc::from("7")]);
+    assert_eq!(roster.local_members().count(), 0);
+    assert!(
+        roster.join(&a).first_local,
+        "the next local join is the first"
+    );
+}
+
+mod properties;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 /// `${NAME}` in double-quoted and unquoted values expands to the process
 /// environment's `NAME`, else the last earlier `NAME` of the file, else "".
 /// Errors read `line N: …`.
-pub(super) fn parse_dotenv(
+pub(crate) fn parse_dotenv(
     text: &str,
     outer: &HashMap<String, String>,
 ) -> Result<Vec<(String, String)>, String> {

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{ConfigError, Env};
+use super::{ConfigError, Env, Files};
 use crate::config::{Config, TlsConfig};
 
 /// Merges the environment into `cfg.server.tls`, resolves its paths and
@@ -15,6 +15,7 @@ pub(super) fn apply_tls(
     env: &Env,
     cfg: &mut Config,
     file: Option<&Path>,
+    files: &dyn Files,
 ) -> Result<(), ConfigError> {
     let base = file.and_then(Path::parent);
     let from_file = |path: &PathBuf| match base {
@@ -38,7 +39,7 @@ pub(super) fn apply_tls(
     if let Some(tls) = &cfg.server.tls {
         for (name, path) in [("cert", &tls.cert), ("key", &tls.key)] {
             // Opened, not read: the contents are parsed once, by the node.
-            std::fs::File::open(path).map_err(|e| {
+            files.open(path).map_err(|e| {
                 ConfigError::Invalid(format!(
                     "server.tls.{name}: cannot read {}: {e}",
                     path.display()

@@ -203,3 +203,30 @@ fn parse_ignores_other_events() {
         assert_eq!(parse(text), Ok(ClientEvent::Ignored), "{text}");
     }
 }
+
+#[test]
+fn parse_refuses_arrays_where_objects_belong() {
+    // serde's derived structs read an array field by field; the fuzz
+    // target's "a parsed frame is an object" invariant pins this.
+    assert_eq!(
+        parse(r#"["pusher:subscribe",{"channel":"orders"},null]"#),
+        Err(ParseError::NotJson)
+    );
+    assert_eq!(
+        parse(r#" ["pusher:ping",null,null]"#),
+        Err(ParseError::NotJson)
+    );
+    assert_eq!(
+        parse(r#"{"event":"pusher:subscribe","data":["presence-r","k:00","{}"]}"#),
+        Err(ParseError::InvalidField("data"))
+    );
+    assert_eq!(
+        parse(r#"{"event":"pusher:signin","data":"[\"k:00\",\"{}\"]"}"#),
+        Err(ParseError::InvalidField("data"))
+    );
+    assert_eq!(
+        parse(" \r\n{\"event\":\"pusher:ping\"}"),
+        Ok(ClientEvent::Ping),
+        "whitespace before the object is still JSON"
+    );
+}

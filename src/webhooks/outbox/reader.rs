@@ -140,7 +140,7 @@ pub(super) async fn fetch(
 }
 
 /// Entries of an `XREADGROUP` reply: `[[stream, [[id, [f, v, …]], …]]]`.
-fn parse_read(value: redis::Value) -> Vec<Entry> {
+pub(crate) fn parse_read(value: redis::Value) -> Vec<Entry> {
     let redis::Value::Array(streams) = value else {
         return Vec::new();
     };
@@ -156,7 +156,7 @@ fn parse_read(value: redis::Value) -> Vec<Entry> {
 }
 
 /// Entries of an `XAUTOCLAIM` reply: `[cursor, [[id, [f, v, …]], …], …]`.
-fn parse_autoclaim(value: redis::Value) -> Vec<Entry> {
+pub(crate) fn parse_autoclaim(value: redis::Value) -> Vec<Entry> {
     match value {
         redis::Value::Array(mut parts) if parts.len() >= 2 => parse_entries(parts.swap_remove(1)),
         _ => Vec::new(),
