@@ -194,10 +194,17 @@ where
         End::Close(code, reason) => handle.send_final(&[Frame::close(code, reason)]),
         End::Gone => return end,
     }
-    let _ = timeout(CLOSE_TIMEOUT, flush(handle, socket, None, false)).await;
+    // Boxed, like every future this task awaits only now and then: the
+    // task's future stays as small as its idle state (see `serve_until_end`).
+    let _ = Box::pin(timeout(CLOSE_TIMEOUT, flush(handle, socket, None, false))).await;
     end
 }
 
+/// The loop an idle socket waits in. Its future is most of the memory an
+/// idle socket costs, so what it awaits only now and then (a flush under
+/// its timeout, a text frame's handling) is boxed: held inline, those
+/// futures would make every idle socket's task as large as the largest of
+/// them.
 async fn serve_until_end<S, W>(ws: &mut S, socket: &W, session: &mut Session) -> End
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
@@ -256,7 +263,7 @@ where
                     return End::Error(reason);
                 }
                 let flushed = flush(&session.handle, socket, Some(&session.app.metrics), true);
-                match timeout(write_timeout, flushed).await {
+                match Box::pin(timeout(write_timeout, flushed)).await {
                     Ok(Flush::Done) => {}
                     Ok(Flush::Closed(reason)) => return End::Error(reason),
                     Ok(Flush::Broken) => return End::Gone,
@@ -306,7 +313,7 @@ where
                 let flow = match message {
                     Ok(Message::Text(text)) => {
                         session.app.metrics.received(text.len());
-                        session.on_text(text.as_str()).await
+                        Box::pin(session.on_text(text.as_str())).await
                     }
                     // Pusher messages are JSON text; binary frames are invalid.
                     Ok(Message::Binary(data)) => {
@@ -417,7 +424,7 @@ async fn refuse<W: Sink>(handle: &SocketHandle, socket: &W, reason: ErrorCode) {
         error_frame(reason),
         Frame::close(reason.code(), reason.message()),
     ]);
-    let _ = timeout(CLOSE_TIMEOUT, flush(handle, socket, None, false)).await;
+    let _ = Box::pin(timeout(CLOSE_TIMEOUT, flush(handle, socket, None, false))).await;
 }
 
 fn read_error(error: WsError) -> End {

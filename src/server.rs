@@ -578,9 +578,16 @@ fn upgrade(node: &Arc<Node>, mut req: Request<Incoming>, key: &str) -> HttpRespo
     let on_upgrade = hyper::upgrade::on(&mut req);
     drop(req);
     let slot = node.claim_slot();
+    let tracker = node.shutdown.tracker.clone();
+    // Two tasks per socket, one after the other: this one waits for the
+    // upgrade and picks the transport, then hands the socket to a task of
+    // its own that runs only the connection. The long-lived task's future
+    // is then exactly one transport's `connection::run`, not an enum of
+    // both transports' plus the handshake state (docs/performance.md,
+    // "Memory per connection, regained").
     node.shutdown.tracker.spawn(Box::pin(async move {
-        // Holds the socket's place in the budget until the socket closes.
-        let _permit = permit;
+        // The socket's place in the budget moves to the connection task and
+        // is held until the socket closes.
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(e) => {
@@ -601,7 +608,11 @@ fn upgrade(node: &Arc<Node>, mut req: Request<Incoming>, key: &str) -> HttpRespo
                 let (read, write) = io.into_inner().into_split();
                 let read = ReadHalf::new(read);
                 let ws = WebSocketStream::from_partially_read(read, pre_read, Role::Server, config);
-                connection::run(Box::new(ws.await), Arc::new(write), admission).await;
+                let ws = Box::new(ws.await);
+                tracker.spawn(async move {
+                    let _permit = permit;
+                    connection::run(ws, Arc::new(write), admission).await;
+                });
                 return;
             }
             Err(upgraded) => upgraded,
@@ -618,8 +629,13 @@ fn upgrade(node: &Arc<Node>, mut req: Request<Incoming>, key: &str) -> HttpRespo
         let (read, write) = tcp.into_split();
         let socket = Arc::new(TlsSocket::new(session, write));
         let read = TlsReadHalf::new(read, socket.clone());
-        let ws = WebSocketStream::from_partially_read(read, pre_read, Role::Server, config);
-        connection::run(Box::new(ws.await), socket, admission).await;
+        let ws = Box::new(
+            WebSocketStream::from_partially_read(read, pre_read, Role::Server, config).await,
+        );
+        tracker.spawn(async move {
+            let _permit = permit;
+            connection::run(ws, socket, admission).await;
+        });
     }));
     let mut res = Response::new(Full::new(Bytes::new()));
     *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
