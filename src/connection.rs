@@ -196,15 +196,21 @@ where
     }
     // Boxed, like every future this task awaits only now and then: the
     // task's future stays as small as its idle state (see `serve_until_end`).
-    let _ = Box::pin(timeout(CLOSE_TIMEOUT, flush(handle, socket, None, false))).await;
+    let _ = Box::pin(timeout(
+        CLOSE_TIMEOUT,
+        flush(handle, socket, None, false, None),
+    ))
+    .await;
     end
 }
 
 /// The loop an idle socket waits in. Its future is most of the memory an
-/// idle socket costs, so what it awaits only now and then (a flush under
-/// its timeout, a text frame's handling) is boxed: held inline, those
-/// futures would make every idle socket's task as large as the largest of
-/// them.
+/// idle socket costs, so what it awaits only now and then is kept out of
+/// it: a flush that would block waits in a boxed future (most flushes
+/// write at once and await nothing), and a text frame is handled without
+/// awaiting, except a subscribe's cluster link, a future the adapter boxes.
+/// Held inline, those futures would make every idle socket's task as large
+/// as the largest of them.
 async fn serve_until_end<S, W>(ws: &mut S, socket: &W, session: &mut Session) -> End
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
@@ -262,8 +268,19 @@ where
                 if let Some(reason) = session.handle.close_reason() {
                     return End::Error(reason);
                 }
-                let flushed = flush(&session.handle, socket, Some(&session.app.metrics), true);
-                match Box::pin(timeout(write_timeout, flushed)).await {
+                // Most wake-ups write the whole queue at once, with no
+                // future; only a socket that would block waits, under the
+                // write timeout, in a boxed one.
+                let metrics = Some(&session.app.metrics);
+                let mut oldest = None;
+                let flushed = match try_flush(&session.handle, metrics, &mut oldest) {
+                    Some(done) => Ok(done),
+                    None => {
+                        let rest = flush(&session.handle, socket, metrics, true, oldest);
+                        Box::pin(timeout(write_timeout, rest)).await
+                    }
+                };
+                match flushed {
                     Ok(Flush::Done) => {}
                     Ok(Flush::Closed(reason)) => return End::Error(reason),
                     Ok(Flush::Broken) => return End::Gone,
@@ -313,7 +330,20 @@ where
                 let flow = match message {
                     Ok(Message::Text(text)) => {
                         session.app.metrics.received(text.len());
-                        Box::pin(session.on_text(text.as_str())).await
+                        match session.on_text(text.as_str()) {
+                            // Receive the cluster's events on the channel
+                            // before acknowledging (one round trip for the
+                            // node's first subscriber, none after; the
+                            // adapter's future is boxed already).
+                            Flow::Subscribe(accepted) => {
+                                let link =
+                                    session.node.adapter.link(&session.app, &accepted.channel).await;
+                                let flow = session.subscribed(accepted);
+                                drop(link);
+                                flow
+                            }
+                            flow => flow,
+                        }
                     }
                     // Pusher messages are JSON text; binary frames are invalid.
                     Ok(Message::Binary(data)) => {
@@ -383,34 +413,46 @@ async fn flush<W: Sink>(
     socket: &W,
     metrics: Option<&AppMetrics>,
     watch_close: bool,
+    mut oldest: Option<Instant>,
 ) -> Flush {
-    let mut oldest = None;
     loop {
-        match handle.flush_sampled(&mut oldest) {
-            Flushed::Done => {
-                if let (Some(metrics), Some(oldest)) = (metrics, oldest) {
-                    metrics.batch_written(oldest);
-                }
-                return Flush::Done;
-            }
-            Flushed::Broken => return Flush::Broken,
-            Flushed::WouldBlock if watch_close => {
-                if let Some(reason) = handle.close_reason() {
-                    return Flush::Closed(reason);
-                }
-                tokio::select! {
-                    writable = socket.as_ref().writable() => if writable.is_err() {
-                        return Flush::Broken;
-                    },
-                    () = handle.ready() => {}
-                }
-            }
-            Flushed::WouldBlock => {
-                if socket.as_ref().writable().await.is_err() {
-                    return Flush::Broken;
-                }
-            }
+        if let Some(done) = try_flush(handle, metrics, &mut oldest) {
+            return done;
         }
+        if watch_close {
+            if let Some(reason) = handle.close_reason() {
+                return Flush::Closed(reason);
+            }
+            tokio::select! {
+                writable = socket.as_ref().writable() => if writable.is_err() {
+                    return Flush::Broken;
+                },
+                () = handle.ready() => {}
+            }
+        } else if socket.as_ref().writable().await.is_err() {
+            return Flush::Broken;
+        }
+    }
+}
+
+/// One write of the queue without waiting: `Some` when it is all written
+/// (the batch's latency sampled) or the socket is broken, `None` when the
+/// socket would block. `oldest` carries the batch's first frame across
+/// attempts.
+fn try_flush(
+    handle: &SocketHandle,
+    metrics: Option<&AppMetrics>,
+    oldest: &mut Option<Instant>,
+) -> Option<Flush> {
+    match handle.flush_sampled(oldest) {
+        Flushed::Done => {
+            if let (Some(metrics), Some(oldest)) = (metrics, *oldest) {
+                metrics.batch_written(oldest);
+            }
+            Some(Flush::Done)
+        }
+        Flushed::Broken => Some(Flush::Broken),
+        Flushed::WouldBlock => None,
     }
 }
 
@@ -424,7 +466,11 @@ async fn refuse<W: Sink>(handle: &SocketHandle, socket: &W, reason: ErrorCode) {
         error_frame(reason),
         Frame::close(reason.code(), reason.message()),
     ]);
-    let _ = Box::pin(timeout(CLOSE_TIMEOUT, flush(handle, socket, None, false))).await;
+    let _ = Box::pin(timeout(
+        CLOSE_TIMEOUT,
+        flush(handle, socket, None, false, None),
+    ))
+    .await;
 }
 
 fn read_error(error: WsError) -> End {

@@ -79,12 +79,26 @@ impl SigninRefused {
 }
 
 /// What the connection should do after a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Flow {
     /// Keep serving the socket.
     Continue,
     /// Send this error and close the socket with its code.
     Close(ErrorCode),
+    /// An authorised subscribe: await the cluster's link to the channel
+    /// (`Adapter::link`), then complete it with [`Session::subscribed`].
+    /// The only message that waits, so every other one is handled without
+    /// a future of its own.
+    Subscribe(Accepted),
+}
+
+/// A subscribe that passed the limits and the authorisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Accepted {
+    /// The channel.
+    pub(crate) channel: ChannelName,
+    /// The member it joins as, on presence channels.
+    member: Option<Member>,
 }
 
 /// Per-socket message-rate window (Reverb's opt-in rate limiting).
@@ -156,7 +170,7 @@ impl Session {
     }
 
     /// Handles one text frame.
-    pub(crate) async fn on_text(&mut self, text: &str) -> Flow {
+    pub(crate) fn on_text(&mut self, text: &str) -> Flow {
         if let Some(flow) = self.rate_limited() {
             return flow;
         }
@@ -177,10 +191,7 @@ impl Session {
                 channel,
                 auth,
                 channel_data,
-            } => {
-                self.subscribe(&channel, auth.as_deref(), channel_data.as_deref())
-                    .await
-            }
+            } => self.subscribe(&channel, auth.as_deref(), channel_data.as_deref()),
             ClientEvent::Unsubscribe { channel } => {
                 self.unsubscribe(&channel);
                 Flow::Continue
@@ -224,7 +235,7 @@ impl Session {
         }
     }
 
-    async fn subscribe(
+    fn subscribe(
         &mut self,
         name: &str,
         auth_token: Option<&str>,
@@ -246,9 +257,13 @@ impl Session {
                 return self.error(reason.code());
             }
         };
-        // Receive the cluster's events on the channel before acknowledging
-        // (one round trip for the node's first subscriber, none after).
-        let link = self.node.adapter.link(&self.app, &channel).await;
+        Flow::Subscribe(Accepted { channel, member })
+    }
+
+    /// Completes an accepted subscribe; the caller holds the channel's
+    /// cluster link until this returns.
+    pub(crate) fn subscribed(&mut self, accepted: Accepted) -> Flow {
+        let Accepted { channel, member } = accepted;
         let transition = subscriptions::subscribe(
             &self.node,
             &self.app,
@@ -257,9 +272,8 @@ impl Session {
             &channel,
             member.as_ref(),
         );
-        drop(link);
         if transition.full {
-            tracing::debug!(socket_id = %self.socket_id, channel = name, "presence channel full");
+            tracing::debug!(socket_id = %self.socket_id, channel = %channel, "presence channel full");
             return self.error(ErrorCode::PresenceChannelFull);
         }
         if transition.changed {
